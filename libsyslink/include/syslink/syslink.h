@@ -1,0 +1,299 @@
+/*
+ * syslink.h: the syslink mesh public API (C and C++).
+ *
+ * A syslink is a message-based request/reply channel. Every command gets
+ * exactly one reply; a command may carry an out-of-band DMA buffer of up to
+ * SL_DMA_MAX bytes. Descriptors are real file descriptors (poll/epoll work on
+ * them) and are made by syslink(): SYSLINK_CMD_NEW for a local pair, or
+ * LISTEN/CONNECT through the node's meshd for services anywhere in the mesh.
+ *
+ * This header has two parts:
+ *   1. The wire ABI: message layout, constants, flags and inline helpers to
+ *      build and walk messages, and sl_msg_validate(), the receiver's check.
+ *      It follows DragonFly BSD's final syslink ABI, with the protocol-number
+ *      encoding made lossless and the element bounds checks fixed.
+ *   2. The calls: syslink(), message I/O, DMA buffers (further below).
+ *
+ * Building a command with one element and validating it:
+ *
+ *     union { struct syslink_msg msg; char buf[SL_MAXSIZE]; } u;
+ *     struct syslink_elm *par = sl_msg_init_cmd(&u.msg, SM_PROTO_ENCODE(100), 7);
+ *     struct syslink_elm *e = sl_elm_make(par, 1, 5);
+ *     memcpy(e + 1, "hello", 5);
+ *     u.msg.sm_msgid = 1;
+ *     sl_msg_fini(&u.msg);
+ *     assert(sl_msg_validate(&u.msg, SL_MSG_ALIGN(u.msg.sm_bytes)) == 0);
+ *
+ * Errors are errno values: functions return 0 or an errno, or -1 with errno
+ * set where they mirror a system call (each declaration says which).
+ */
+#ifndef SYSLINK_SYSLINK_H_
+#define SYSLINK_SYSLINK_H_
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#define SL_STATIC_ASSERT(cond, what) static_assert(cond, what)
+#else
+#define SL_STATIC_ASSERT(cond, what) _Static_assert(cond, what)
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* 1. Wire ABI                                                              */
+/* ------------------------------------------------------------------------ */
+
+typedef int32_t  sl_auxdata_t; /* element aux data; errno in a reply's sm_head */
+typedef uint32_t sl_rlabel_t;  /* reply label routing id, set by the transport */
+typedef uint16_t sl_proto_t;   /* protocol id, endian marker, reply bit */
+typedef uint16_t sl_cmd_t;     /* command id and flags */
+typedef uint16_t sl_reclen_t;  /* record length (unaligned) */
+typedef uint64_t sysid_t;
+
+/*
+ * An element: an 8-byte header followed by se_bytes - 8 bytes of payload.
+ * The payload is opaque, or (SE_CMDF_STRUCTURED) an array of elements.
+ * Records start on 8-byte boundaries: the next sibling is at
+ * SL_MSG_ALIGN(se_bytes) from this one.
+ */
+struct syslink_elm {
+  sl_cmd_t     se_cmd;   /* command or element id, and SE_CMDF_* flags */
+  sl_reclen_t  se_bytes; /* unaligned size including this header */
+  sl_auxdata_t se_aux;   /* auxiliary data; a reply's sm_head holds its errno */
+};
+
+/*
+ * A message: a 24-byte header and a top-level array of elements whose first
+ * is sm_head (the command). A PAD message may be only 8 bytes long.
+ * One write carries exactly one message of SL_MSG_ALIGN(sm_bytes) bytes.
+ */
+struct syslink_msg {
+  sl_proto_t   sm_proto;  /* SM_PROTO_ENCODE(protocol), reply bit, endian */
+  sl_reclen_t  sm_bytes;  /* unaligned size of the message, DMA excluded */
+  sl_rlabel_t  sm_rlabel; /* reply label, set by the transport */
+  sysid_t      sm_msgid;  /* chosen by the originator; unique among its */
+                          /* unreplied commands on the descriptor */
+  sysid_t      sm_sessid; /* session id, set by the transport (0 on local pairs) */
+  struct syslink_elm sm_head;
+};
+
+SL_STATIC_ASSERT(sizeof(struct syslink_elm) == 8, "syslink_elm is 8 bytes");
+SL_STATIC_ASSERT(offsetof(struct syslink_elm, se_cmd) == 0, "se_cmd at 0");
+SL_STATIC_ASSERT(offsetof(struct syslink_elm, se_bytes) == 2, "se_bytes at 2");
+SL_STATIC_ASSERT(offsetof(struct syslink_elm, se_aux) == 4, "se_aux at 4");
+SL_STATIC_ASSERT(sizeof(struct syslink_msg) == 32, "syslink_msg is 32 bytes");
+SL_STATIC_ASSERT(offsetof(struct syslink_msg, sm_proto) == 0, "sm_proto at 0");
+SL_STATIC_ASSERT(offsetof(struct syslink_msg, sm_bytes) == 2, "sm_bytes at 2");
+SL_STATIC_ASSERT(offsetof(struct syslink_msg, sm_rlabel) == 4, "sm_rlabel at 4");
+SL_STATIC_ASSERT(offsetof(struct syslink_msg, sm_msgid) == 8, "sm_msgid at 8");
+SL_STATIC_ASSERT(offsetof(struct syslink_msg, sm_sessid) == 16, "sm_sessid at 16");
+SL_STATIC_ASSERT(offsetof(struct syslink_msg, sm_head) == 24, "sm_head at 24");
+
+#define SL_ALIGN         8
+#define SL_ALIGNMASK     (SL_ALIGN - 1)
+#define SL_MIN_PAD_SIZE  8            /* sm_proto, sm_bytes, sm_rlabel */
+#define SL_MIN_MSG_SIZE  32           /* sizeof(struct syslink_msg) */
+#define SL_MIN_ELM_SIZE  8            /* sizeof(struct syslink_elm) */
+#define SL_MAXDEPTH      10           /* structured elements on any path */
+#define SL_MAXSIZE       4096         /* a message, DMA excluded (iov[0]) */
+#define SL_DMA_MAX       (128 * 1024) /* the out-of-band buffer (iov[1]) */
+#define SL_MSG_ALIGN(n)  (((n) + 7) & ~7)
+
+/*
+ * sm_proto, bit by bit: r pppppp x - pppppp x
+ *   r (0x8000)  reply
+ *   p           a 12-bit protocol number: its high six bits at bits 14-9, its
+ *               low six bits at bits 6-1. 0 is PAD, 1-63 are reserved for
+ *               syslink itself, 64-4095 belong to applications.
+ *   x           endian markers: senders set 0x0100. A receiver that finds
+ *               0x0001 instead knows the sender's byte order is reversed
+ *               (a 16-bit byte swap moves one bit onto the other).
+ *   - (0x0080)  reserved, zero.
+ */
+#define SM_PROTO_REPLY       0x8000
+#define SM_PROTO_ENDIAN_NORM 0x0100
+#define SM_PROTO_ENDIAN_REV  0x0001
+#define SM_PROTO_RESERVED    0x0080
+#define SM_PROTO_NUM_MAX     4095
+#define SM_PROTO_APP_MIN     64
+
+/* Lossless: SM_PROTO_DECODE(SM_PROTO_ENCODE(n)) == n for 0 <= n <= 4095. */
+#define SM_PROTO_ENCODE(n) \
+  ((sl_proto_t)(((((unsigned)(n) >> 6) & 0x3Fu) << 9) | \
+                (((unsigned)(n) & 0x3Fu) << 1) | SM_PROTO_ENDIAN_NORM))
+#define SM_PROTO_DECODE(p) \
+  ((unsigned)(((((unsigned)(p) >> 9) & 0x3Fu) << 6) | (((unsigned)(p) >> 1) & 0x3Fu)))
+
+#define SMPROTO_PAD    SM_PROTO_ENCODE(0)
+#define SMPROTO_BSDVFS SM_PROTO_ENCODE(0x40)
+
+/*
+ * se_cmd flags. Switch on the whole 16-bit se_cmd, so that a reply or an
+ * untranslated element is never mistaken for a command.
+ */
+#define SE_CMDF_REPLY        0x8000 /* set in a reply's sm_head */
+#define SE_CMDF_STRUCTURED   0x4000 /* payload is an array of elements */
+#define SE_CMDF_GLOBAL       0x2000 /* defined by syslink, not the protocol */
+#define SE_CMDF_UNTRANSLATED 0x1000 /* flipped on every byte swap: the header */
+                                    /* was swapped, the opaque payload not */
+#define SE_CMDF_ASIZEMASK    0x0C00 /* below sm_head: payload size check */
+#define SE_CMDF_ASIZEX       0x0000 /*   any number of bytes */
+#define SE_CMDF_ASIZE0       0x0400 /*   exactly 0 data bytes */
+#define SE_CMDF_ASIZE4       0x0800 /*   exactly 4 data bytes */
+#define SE_CMDF_ASIZE8       0x0C00 /*   exactly 8 data bytes */
+#define SE_CMDF_DMAR         0x0800 /* in sm_head: the target sends data back */
+                                    /* into the originator's buffer */
+#define SE_CMDF_DMAW         0x0400 /* in sm_head: the originator's buffer */
+                                    /* goes to the target */
+#define SE_CMD_MASK          0x03FF
+#define SE_CMD_PAD           0x0000 /* an element to skip */
+
+/*
+ * sl_msg_init_cmd: start a command in MSG (at least SL_MIN_MSG_SIZE bytes)
+ * for protocol PROTO (an SM_PROTO_ENCODE()d value) with sm_head command CMD.
+ * sm_rlabel, sm_msgid and sm_sessid are zeroed: set sm_msgid before sending.
+ * Returns sm_head, the parent for sl_elm_make()/sl_elm_push().
+ * Finish with sl_msg_fini().
+ */
+static inline struct syslink_elm *sl_msg_init_cmd(struct syslink_msg *msg,
+                                                  sl_proto_t proto,
+                                                  sl_cmd_t cmd) {
+  msg->sm_proto = (sl_proto_t)(proto & ~SM_PROTO_REPLY);
+  msg->sm_bytes = 0;
+  msg->sm_rlabel = 0;
+  msg->sm_msgid = 0;
+  msg->sm_sessid = 0;
+  msg->sm_head.se_cmd = (sl_cmd_t)(cmd & ~SE_CMDF_REPLY);
+  msg->sm_head.se_bytes = SL_MIN_ELM_SIZE;
+  msg->sm_head.se_aux = 0;
+  return &msg->sm_head;
+}
+
+/*
+ * sl_msg_init_reply: start in REP the reply to command MSG: the same
+ * protocol, msgid, rlabel and sessid, both reply bits set (SM_PROTO_REPLY,
+ * SE_CMDF_REPLY), sm_head's se_cmd otherwise copied and ERROR (0 or a
+ * positive errno) in sm_head.se_aux. Returns REP's sm_head; finish with
+ * sl_msg_fini(). MSG and REP may be the same buffer.
+ */
+static inline struct syslink_elm *sl_msg_init_reply(const struct syslink_msg *msg,
+                                                    struct syslink_msg *rep,
+                                                    int32_t error) {
+  sl_cmd_t cmd = msg->sm_head.se_cmd;
+  rep->sm_proto = (sl_proto_t)(msg->sm_proto | SM_PROTO_REPLY);
+  rep->sm_bytes = 0;
+  rep->sm_rlabel = msg->sm_rlabel;
+  rep->sm_msgid = msg->sm_msgid;
+  rep->sm_sessid = msg->sm_sessid;
+  rep->sm_head.se_cmd = (sl_cmd_t)(cmd | SE_CMDF_REPLY);
+  rep->sm_head.se_bytes = SL_MIN_ELM_SIZE;
+  rep->sm_head.se_aux = error;
+  return &rep->sm_head;
+}
+
+/*
+ * sl_msg_fini: set sm_bytes from sm_head (24 + SL_MSG_ALIGN(se_bytes)).
+ * The message is then written with iov[0].iov_len = sm_bytes.
+ */
+static inline void sl_msg_fini(struct syslink_msg *msg) {
+  msg->sm_bytes = (sl_reclen_t)(offsetof(struct syslink_msg, sm_head) +
+                                SL_MSG_ALIGN(msg->sm_head.se_bytes));
+}
+
+/*
+ * sl_elm_make: append to PAR an opaque element CMD with BYTES bytes of
+ * payload (written by the caller at the returned element + 1) and grow PAR.
+ * PAR becomes SE_CMDF_STRUCTURED (its payload is now an array of elements,
+ * which the receiver validates). CMD must not be SE_CMDF_STRUCTURED: open
+ * nested arrays with sl_elm_push(). The caller keeps the message within
+ * SL_MAXSIZE.
+ */
+static inline struct syslink_elm *sl_elm_make(struct syslink_elm *par,
+                                              sl_cmd_t cmd, int bytes) {
+  struct syslink_elm *elm =
+      (struct syslink_elm *)(void *)((char *)par + SL_MSG_ALIGN(par->se_bytes));
+  par->se_cmd = (sl_cmd_t)(par->se_cmd | SE_CMDF_STRUCTURED);
+  elm->se_cmd = cmd;
+  elm->se_bytes = (sl_reclen_t)(SL_MIN_ELM_SIZE + bytes);
+  elm->se_aux = 0;
+  par->se_bytes = (sl_reclen_t)(SL_MSG_ALIGN(par->se_bytes) + elm->se_bytes);
+  return elm;
+}
+
+/* sl_elm_make_aux: append to PAR an element CMD with no payload and AUX. */
+static inline struct syslink_elm *sl_elm_make_aux(struct syslink_elm *par,
+                                                  sl_cmd_t cmd,
+                                                  sl_auxdata_t aux) {
+  struct syslink_elm *elm = sl_elm_make(par, cmd, 0);
+  elm->se_aux = aux;
+  return elm;
+}
+
+/*
+ * sl_elm_push: open a structured element CMD (SE_CMDF_STRUCTURED is added)
+ * after PAR's current contents (PAR becomes structured too); append its
+ * children to the returned element, then close it with sl_elm_pop(PAR, elm).
+ */
+static inline struct syslink_elm *sl_elm_push(struct syslink_elm *par,
+                                              sl_cmd_t cmd) {
+  struct syslink_elm *elm =
+      (struct syslink_elm *)(void *)((char *)par + SL_MSG_ALIGN(par->se_bytes));
+  par->se_cmd = (sl_cmd_t)(par->se_cmd | SE_CMDF_STRUCTURED);
+  elm->se_cmd = (sl_cmd_t)(cmd | SE_CMDF_STRUCTURED);
+  elm->se_bytes = SL_MIN_ELM_SIZE;
+  elm->se_aux = 0;
+  return elm;
+}
+
+/* sl_elm_pop: close ELM, opened on PAR by sl_elm_push(), growing PAR. */
+static inline void sl_elm_pop(struct syslink_elm *par, struct syslink_elm *elm) {
+  par->se_bytes = (sl_reclen_t)((char *)elm - (char *)par + elm->se_bytes);
+}
+
+/*
+ * SL_FOREACH_ELEMENT(par, elm): visit each child element of PAR, a
+ * structured element (SE_CMDF_STRUCTURED, possibly sm_head) of a message
+ * that sl_msg_validate() accepted. The validator does not look inside
+ * opaque payloads, so do not walk one as if it held elements.
+ */
+#define SL_FOREACH_ELEMENT(par, elm)                                          \
+  for ((elm) = (par) + 1;                                                     \
+       (char *)(elm) + SL_MIN_ELM_SIZE <= (char *)(par) + (par)->se_bytes;    \
+       (elm) = (struct syslink_elm *)(void *)((char *)(elm) +                 \
+                                              SL_MSG_ALIGN((elm)->se_bytes)))
+
+/*
+ * sl_msg_validate: the receiver's conformance check of the message in MSG,
+ * BYTES long (iov[0].iov_len). On success a message in reversed byte order
+ * has been swapped in place to this host's order (every header field and
+ * every element header, recursively; SE_CMDF_UNTRANSLATED flipped in each
+ * element; opaque payloads untouched). On failure nothing is changed and
+ * nothing outside [MSG, MSG + BYTES) is read.
+ *
+ * The rules, in order:
+ *   - BYTES at most SL_MAXSIZE, sm_bytes at most SL_MAXSIZE (else EFBIG);
+ *     BYTES at least 8 and equal to SL_MSG_ALIGN(sm_bytes).
+ *   - exactly one endian marker is set.
+ *   - a PAD message (SMPROTO_PAD, no reply bit) needs sm_bytes >= 8 and is
+ *     otherwise not examined.
+ *   - any other message: sm_bytes >= 32, the reserved bit is zero, the
+ *     protocol is not 0, SM_PROTO_REPLY agrees with sm_head's SE_CMDF_REPLY.
+ *   - the top-level elements, sm_head first, and the children of every
+ *     structured element: 8 <= se_bytes <= the bytes left in the parent
+ *     (children are bounded by their own parent's se_bytes); at most
+ *     SL_MAXDEPTH structured elements on any path; below sm_head, ASIZE0,
+ *     ASIZE4 and ASIZE8 elements have exactly 0, 4 and 8 payload bytes.
+ *
+ * Returns 0, EINVAL (malformed) or EFBIG (too large).
+ * The DMA rules need the iovec and are checked by syslink_writev().
+ */
+int sl_msg_validate(void *msg, size_t bytes);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* SYSLINK_SYSLINK_H_ */
