@@ -292,6 +292,254 @@ static inline void sl_elm_pop(struct syslink_elm *par, struct syslink_elm *elm) 
  */
 int sl_msg_validate(void *msg, size_t bytes);
 
+/* ------------------------------------------------------------------------ */
+/* 2. The syslink() call, message I/O, DMA buffers                          */
+/* ------------------------------------------------------------------------ */
+
+#define SYSLINK_INFO_VERSION 1
+#define SYSLINK_NAME_MAX     64 /* node and service names, NUL included */
+
+#define SYSLINK_CMD_NEW     1 /* a connected pair of local descriptors */
+#define SYSLINK_CMD_LISTEN  2 /* publish a service on this node */
+#define SYSLINK_CMD_CONNECT 3 /* open a session to NODE/SERVICE */
+
+/*
+ * The argument block of every command starts with this header. VERSION must
+ * be SYSLINK_INFO_VERSION. WBFLAG is set to 1 by a successful call (the
+ * results were written back). RESERVED must be zero.
+ */
+struct syslink_info {
+  int version;
+  int wbflag;
+  int reserved[2];
+};
+
+/* SYSLINK_CMD_NEW: FDS receives a connected pair of descriptors. */
+struct syslink_info_new {
+  struct syslink_info head;
+  int fds[2];
+};
+
+/*
+ * SYSLINK_CMD_LISTEN: publish SERVICE (a NUL-terminated name) on this node.
+ * FD receives a descriptor on which the commands of every session arrive,
+ * each carrying its session's sm_sessid. FLAGS: SYSLINK_FLAG_NONBLOCK.
+ */
+struct syslink_info_listen {
+  struct syslink_info head;
+  char service[SYSLINK_NAME_MAX];
+  int fd;
+  int flags;
+};
+
+/*
+ * SYSLINK_CMD_CONNECT: open a session to SERVICE on NODE ("" is this node).
+ * FD receives a descriptor that behaves like one end of a pair. TIMEOUT_MS
+ * bounds the wait for the service's node to answer: 0 means the default
+ * (10000), a negative value waits as long as it takes.
+ */
+struct syslink_info_connect {
+  struct syslink_info head;
+  char node[SYSLINK_NAME_MAX];
+  char service[SYSLINK_NAME_MAX];
+  int fd;
+  int timeout_ms;
+};
+
+union syslink_info_all {
+  struct syslink_info head;
+  struct syslink_info_new cmd_new;
+  struct syslink_info_listen cmd_listen;
+  struct syslink_info_connect cmd_connect;
+};
+
+#define SYSLINK_FLAG_NONBLOCK 0x0001 /* the new descriptor is O_NONBLOCK */
+
+/*
+ * syslink: make syslink descriptors.
+ *
+ * BYTES is the size of the structure INFO points to. A BYTES smaller than
+ * the command's structure is zero-extended (older, shorter structures keep
+ * working), as long as it holds the result field (fds[] or fd); a BYTES
+ * larger than union syslink_info_all is refused.
+ *
+ * Descriptors are close-on-exec. Close them with syslink_close(), not
+ * close(): the library keeps per-descriptor state (unreplied commands,
+ * quotas) keyed by the descriptor number.
+ *
+ * LISTEN and CONNECT talk to the local meshd at $SYSLINK_MESHD, else
+ * /run/meshd/meshd.sock, else $XDG_RUNTIME_DIR/meshd.sock.
+ *
+ * Returns 0, or -1 with errno:
+ *   EINVAL        unknown CMD, bad VERSION or RESERVED, BYTES too large or
+ *                 too small to hold the result, an empty or unterminated
+ *                 name, unknown FLAGS.
+ *   EFAULT        INFO is NULL.
+ *   EMFILE/ENFILE no descriptors left.
+ *   ECONNREFUSED  (LISTEN, CONNECT) no meshd answers; (CONNECT) the node
+ *                 has no such service.
+ *   EACCES        (LISTEN, CONNECT) meshd refused this process's uid/gid.
+ *   EADDRINUSE    (LISTEN) the service name is taken on this node.
+ *   EHOSTUNREACH  (CONNECT) the node is unknown or unreachable.
+ *   ETIMEDOUT     (CONNECT) no answer within TIMEOUT_MS.
+ *   EAGAIN        (LISTEN, CONNECT) meshd is at a limit (clients, services,
+ *                 sessions) or draining.
+ */
+int syslink(int cmd, struct syslink_info *info, size_t bytes);
+
+/*
+ * syslink_writev: send one message: a command, or the reply to a command
+ * this side has read. IOV[0] holds the message (SL_MSG_ALIGN(sm_bytes)
+ * bytes); IOV[1], if present, is the DMA buffer.
+ *
+ * Commands: sm_msgid must differ from this side's unreplied commands. With
+ * SE_CMDF_DMAW in sm_head the buffer goes to the target; with SE_CMDF_DMAR
+ * the target's reply data is written back into it. The buffer must be
+ * page-aligned, at most SL_DMA_MAX bytes, and must stay intact (not be
+ * written or freed) until the reply arrives: it is not copied now. A buffer
+ * from syslink_dma_alloc() reaches a local target with one copy (or none,
+ * see SYSLINK_DMA_*); any other buffer is pinned and copied once, by the
+ * reader.
+ *
+ * Replies: sm_msgid (and, on a LISTEN descriptor, sm_sessid) names the
+ * command being answered; sm_head.se_aux carries 0 or a positive errno.
+ * IOV[1] is allowed only for a SE_CMDF_DMAR command, holds at most the
+ * originator's buffer size, and is copied before the call returns.
+ *
+ * The transport sets sm_sessid (on pairs and CONNECT descriptors) and keeps
+ * a reply's sm_rlabel equal to its command's.
+ *
+ * Returns IOV[0]'s length, or -1 with errno:
+ *   EINVAL   IOVCNT not 1 or 2; the message fails sl_msg_validate(); a
+ *            command whose DMA flags and IOV[1] disagree; a DMA buffer not
+ *            page-aligned; IOV[1] on a reply to a command without DMAR.
+ *   EFBIG    IOV[0] over SL_MAXSIZE; IOV[1] over SL_DMA_MAX, or over the
+ *            originator's buffer on a reply.
+ *   EEXIST   a command whose sm_msgid is one of this side's unreplied ones.
+ *   ENOENT   a reply to a command this side has not read or that does not
+ *            exist (or was already answered).
+ *   EPIPE    the far end is gone (or the session was torn down).
+ *   EAGAIN   O_NONBLOCK and the command quota (or the socket) is full.
+ *   EBADF    FD is not open; ENOTSOCK: FD is not a syslink descriptor.
+ *   EINTR    a signal arrived while blocked.
+ *   ENOMEM, EMFILE  resources for the DMA transfer ran out.
+ */
+ssize_t syslink_writev(int fd, const struct iovec *iov, int iovcnt);
+
+/* syslink_write: syslink_writev() with one iovec (no DMA buffer). */
+ssize_t syslink_write(int fd, const void *buf, size_t bytes);
+
+/*
+ * syslink_readv: receive one message into IOV[0] and, for a SE_CMDF_DMAW
+ * command, its DMA data into IOV[1]. A reply to a DMAR command has its data
+ * written into the buffer given with the command; the reply's sm_head then
+ * has SE_CMDF_DMAR set, and syslink_dma_bytes() tells how many bytes came.
+ *
+ * Received messages have passed sl_msg_validate(). Malformed messages from
+ * the peer (which only a peer bypassing the library can send), replies to
+ * nothing, duplicate msgids and PAD messages are dropped, never delivered,
+ * and counted in syslink_stats.rejected (PADs are not counted).
+ *
+ * When the far end dies or closes, every command this side sent and has not
+ * had a reply to gets a synthesized reply (reply bits set, same
+ * msgid/rlabel/sessid, no DMA data, se_aux ECONNRESET for a dead peer
+ * process, EHOSTUNREACH for a failed node, ECONNABORTED when the local meshd
+ * went away); after those, read returns 0. Commands the far end sent and
+ * this side has not answered are forgotten (replying gives EPIPE).
+ *
+ * An IOV[0] of SL_MAXSIZE bytes takes one system call per message; a
+ * smaller one peeks first.
+ *
+ * Returns the message's length (IOV[0] bytes), 0 at end of file, or -1
+ * with errno:
+ *   ENOSPC   the message is larger than IOV[0], or a DMAW command's data
+ *            does not fit IOV[1]; the message stays queued for the next
+ *            read (but poll() does not see a message held back for IOV[1]:
+ *            read again at once).
+ *   EINVAL   IOVCNT not 1 or 2.
+ *   EAGAIN   O_NONBLOCK and nothing to read.
+ *   EBADF, ENOTSOCK, EINTR as for syslink_writev().
+ */
+ssize_t syslink_readv(int fd, const struct iovec *iov, int iovcnt);
+
+/* syslink_read: syslink_readv() with one iovec. */
+ssize_t syslink_read(int fd, void *buf, size_t bytes);
+
+/*
+ * syslink_close: close FD and drop the library's state for it. Threads
+ * blocked in syslink calls on FD wake (EBADF, or 0 from a read). The far
+ * end sees end-of-file and synthesizes replies for its unreplied commands.
+ * Returns 0, or -1 with errno EBADF.
+ */
+int syslink_close(int fd);
+
+/*
+ * syslink_dma_alloc: a DMA buffer of BYTES rounded up to whole pages,
+ * page-aligned, zeroed, backed by a sealed memfd so that local peers and
+ * meshd can map it instead of copying it. Free it with syslink_dma_free().
+ * Sending a command whose DMA buffer lies in such a buffer shares the
+ * whole allocation with the receiving process: read-only for DMAW, writable
+ * for DMAR (so that the reply is written into it directly). Use separate
+ * allocations for peers that should not see each other's data.
+ * Returns the buffer, or NULL with errno EINVAL (BYTES is 0 or too large),
+ * ENOMEM, EMFILE.
+ */
+void *syslink_dma_alloc(size_t bytes);
+
+/*
+ * syslink_dma_free: release a buffer from syslink_dma_alloc(). It must not
+ * be the DMA buffer of a command still waiting for its reply.
+ * Returns 0, or -1 with errno EINVAL (not a buffer from syslink_dma_alloc).
+ */
+int syslink_dma_free(void *buf);
+
+/*
+ * syslink_dma_bytes: how many DMA bytes the calling thread's last
+ * successful syslink_readv() moved: into IOV[1] for a DMAW command, into
+ * the command's buffer for a reply to a DMAR command; 0 otherwise.
+ */
+size_t syslink_dma_bytes(void);
+
+/*
+ * Flow control. Each direction of a link has a quota of outstanding command
+ * bytes (IOV[0] bytes of commands sent and not yet replied to) and a bound
+ * on the DMA bytes of those commands. A write that would exceed either
+ * blocks, or fails with EAGAIN under O_NONBLOCK; a single command always
+ * fits an empty link. syslink_set_quota() sets this side's sending limits
+ * (0 keeps a value). Defaults: SYSLINK_QUOTA_DEFAULT, SYSLINK_DMA_QUOTA_DEFAULT.
+ * Returns 0, or -1 with errno EBADF, ENOTSOCK.
+ */
+#define SYSLINK_QUOTA_DEFAULT     (64 * 1024)
+#define SYSLINK_DMA_QUOTA_DEFAULT (2 * 1024 * 1024)
+int syslink_set_quota(int fd, size_t cmd_bytes, size_t dma_bytes);
+
+/* Counters and state of one descriptor, for diagnostics. */
+struct syslink_stats {
+  uint64_t cmds_sent;           /* commands written */
+  uint64_t replies_received;    /* real replies read */
+  uint64_t replies_synthesized; /* replies made up for a dead far end */
+  uint64_t cmds_received;       /* commands read */
+  uint64_t replies_sent;        /* replies written */
+  uint64_t rejected;            /* messages from the peer dropped as invalid */
+  uint64_t late_replies;        /* replies to nothing outstanding, dropped */
+  uint64_t dma_bytes_sent;      /* DMA data bytes sent (commands + replies) */
+  uint64_t dma_bytes_received;  /* DMA data bytes received */
+  uint64_t quota_waits;         /* writes that had to wait for the quota */
+  uint32_t outstanding;         /* commands sent, awaiting replies */
+  uint32_t outstanding_bytes;   /* their IOV[0] bytes */
+  uint32_t outstanding_dma_bytes; /* their DMA buffer bytes */
+  uint32_t unreplied;           /* commands read, not yet answered */
+  uint32_t quota_bytes;         /* current limits */
+  uint32_t dma_quota_bytes;
+  uint64_t sessid;              /* the session, 0 for a local pair */
+};
+
+/*
+ * syslink_get_stats: fill ST for descriptor FD.
+ * Returns 0, or -1 with errno EBADF, ENOTSOCK, EFAULT.
+ */
+int syslink_get_stats(int fd, struct syslink_stats *st);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

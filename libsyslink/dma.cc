@@ -1,0 +1,283 @@
+#include "libsyslink/dma.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/memfd.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "common/unique_fd.h"
+
+namespace libsyslink {
+
+using common::UniqueFd;
+
+size_t PageSize() {
+  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return page;
+}
+
+namespace {
+
+size_t RoundUp(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+// A sealed memfd of SIZE bytes: it can neither shrink nor grow, so a peer
+// that maps it can never fault past its end.
+int MakeSealedMemfd(size_t size, UniqueFd* out) {
+  UniqueFd fd(memfd_create("syslink-dma", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!fd.ok()) return errno;
+  if (ftruncate(fd.get(), static_cast<off_t>(size)) != 0) return errno;
+  if (fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0) return errno;
+  *out = std::move(fd);
+  return 0;
+}
+
+// Fallback carrier: a sealed memfd holding a copy of BUF.
+int CopyToMemfd(const void* buf, size_t len, int* read_fd) {
+  UniqueFd fd;
+  int err = MakeSealedMemfd(len == 0 ? 1 : len, &fd);
+  if (err != 0) return err;
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = pwrite(fd.get(), static_cast<const char*>(buf) + done, len - done,
+                       static_cast<off_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    done += static_cast<size_t>(n);
+  }
+  *read_fd = fd.release();
+  return 0;
+}
+
+// A non-blocking pipe that can hold LEN bytes. Returns EPERM when the
+// user's pipe-buffer limit forbids it.
+int MakeSizedPipe(size_t len, UniqueFd* rd, UniqueFd* wr) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return errno;
+  rd->reset(fds[0]);
+  wr->reset(fds[1]);
+  // A pipe holds one page per slot: vmsplice needs a slot per page touched.
+  const size_t want = RoundUp(len, PageSize());
+  if (want > 16 * PageSize()) {  // the default capacity is 16 slots
+    if (fcntl(fds[1], F_SETPIPE_SZ, static_cast<int>(want)) < 0) return errno;
+  }
+  return 0;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// DmaBuffers
+
+DmaBuffers& DmaBuffers::Get() {
+  static DmaBuffers* table = new DmaBuffers;
+  return *table;
+}
+
+void* DmaBuffers::Alloc(size_t bytes) {
+  if (bytes == 0 || bytes > (size_t{1} << 40)) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  const size_t size = RoundUp(bytes, PageSize());
+  UniqueFd fd;
+  int err = MakeSealedMemfd(size, &fd);
+  if (err != 0) {
+    errno = err;
+    return nullptr;
+  }
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (p == MAP_FAILED) return nullptr;
+  absl::MutexLock lock(&mu_);
+  by_base_[reinterpret_cast<uintptr_t>(p)] =
+      Buffer{static_cast<char*>(p), size, fd.release(), -1};
+  return p;
+}
+
+int DmaBuffers::Free(void* base) {
+  Buffer b;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = by_base_.find(reinterpret_cast<uintptr_t>(base));
+    if (it == by_base_.end()) return EINVAL;
+    b = it->second;
+    by_base_.erase(it);
+  }
+  munmap(b.base, b.size);
+  close(b.rw_fd);
+  if (b.ro_fd >= 0) close(b.ro_fd);
+  return 0;
+}
+
+bool DmaBuffers::Find(const void* p, size_t len, bool writable, int* fd,
+                      uint64_t* offset) {
+  const uintptr_t addr = reinterpret_cast<uintptr_t>(p);
+  absl::MutexLock lock(&mu_);
+  auto it = by_base_.upper_bound(addr);
+  if (it == by_base_.begin()) return false;
+  --it;
+  Buffer& b = it->second;
+  const uintptr_t start = reinterpret_cast<uintptr_t>(b.base);
+  if (addr < start || addr - start > b.size || len > b.size - (addr - start)) {
+    return false;
+  }
+  if (writable) {
+    *fd = b.rw_fd;
+  } else {
+    if (b.ro_fd < 0) {
+      // A second, read-only open file description of the same memfd: the
+      // peer can map it for reading (or privately) but never write it.
+      char path[64];
+      std::snprintf(path, sizeof path, "/proc/self/fd/%d", b.rw_fd);
+      b.ro_fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (b.ro_fd < 0) return false;
+    }
+    *fd = b.ro_fd;
+  }
+  *offset = addr - start;
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// MapCache
+
+Mapping::~Mapping() { munmap(addr, size); }
+
+MapCache& MapCache::Get() {
+  static MapCache* cache = new MapCache;
+  return *cache;
+}
+
+int MapCache::Map(int fd, bool need_write, std::shared_ptr<Mapping>* out) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return errno;
+  if (!S_ISREG(st.st_mode) || st.st_size <= 0) return EINVAL;
+  // Only a memfd sealed against shrinking is safe to map: otherwise the
+  // peer could truncate it and make us fault on access.
+  const int seals = fcntl(fd, F_GET_SEALS);
+  if (seals < 0 || !(seals & F_SEAL_SHRINK)) return EINVAL;
+  const int acc = fcntl(fd, F_GETFL) & O_ACCMODE;
+  const bool can_write = acc == O_RDWR && !(seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE));
+  if (need_write && !can_write) return EINVAL;
+  const Key key{st.st_dev, st.st_ino};
+  const size_t size = static_cast<size_t>(st.st_size);
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = index_.find(key);
+    if (it != index_.end() && (!need_write || it->second->mapping->writable)) {
+      lru_.splice(lru_.begin(), lru_, it->second);
+      stats_.hits++;
+      *out = it->second->mapping;
+      return 0;
+    }
+    stats_.misses++;
+  }
+  const int prot = can_write ? PROT_READ | PROT_WRITE : PROT_READ;
+  void* p = mmap(nullptr, size, prot, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return errno;
+  auto mapping = std::make_shared<Mapping>(static_cast<char*>(p), size, can_write);
+  *out = mapping;
+  if (size > kMaxObject) return 0;  // used once, unmapped when released
+  absl::MutexLock lock(&mu_);
+  auto it = index_.find(key);
+  if (it != index_.end()) {  // raced, or a read-only one is being upgraded
+    bytes_ -= it->second->mapping->size;
+    lru_.erase(it->second);
+    index_.erase(it);
+  }
+  lru_.push_front(Entry{key, mapping});
+  index_[key] = lru_.begin();
+  bytes_ += size;
+  EvictLocked();
+  return 0;
+}
+
+void MapCache::EvictLocked() {
+  while (lru_.size() > kMaxEntries || (bytes_ > kMaxBytes && lru_.size() > 1)) {
+    Entry& victim = lru_.back();
+    bytes_ -= victim.mapping->size;
+    index_.erase(victim.key);
+    lru_.pop_back();
+    stats_.evictions++;
+  }
+}
+
+MapCache::Stats MapCache::stats() {
+  absl::MutexLock lock(&mu_);
+  Stats s = stats_;
+  s.entries = lru_.size();
+  s.bytes = bytes_;
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+// Pipes
+
+int MakeSplicePipe(const void* buf, size_t len, int* read_fd, bool* as_memfd) {
+  *as_memfd = false;
+  UniqueFd rd, wr;
+  int err = MakeSizedPipe(len, &rd, &wr);
+  if (err == EPERM || err == EBUSY) {
+    *as_memfd = true;
+    return CopyToMemfd(buf, len, read_fd);
+  }
+  if (err != 0) return err;
+  struct iovec v = {const_cast<void*>(buf), len};
+  while (v.iov_len > 0) {
+    ssize_t n = vmsplice(wr.get(), &v, 1, SPLICE_F_NONBLOCK);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno == EAGAIN ? ENOBUFS : errno;  // the pipe was sized to fit
+    }
+    v.iov_base = static_cast<char*>(v.iov_base) + n;
+    v.iov_len -= static_cast<size_t>(n);
+  }
+  *read_fd = rd.release();
+  return 0;
+}
+
+int MakeCopyPipe(const void* buf, size_t len, int* read_fd, bool* as_memfd) {
+  *as_memfd = false;
+  UniqueFd rd, wr;
+  int err = MakeSizedPipe(len, &rd, &wr);
+  if (err == EPERM || err == EBUSY) {
+    *as_memfd = true;
+    return CopyToMemfd(buf, len, read_fd);
+  }
+  if (err != 0) return err;
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = write(wr.get(), static_cast<const char*>(buf) + done, len - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno == EAGAIN ? ENOBUFS : errno;
+    }
+    done += static_cast<size_t>(n);
+  }
+  *read_fd = rd.release();
+  return 0;
+}
+
+size_t DrainPipe(int fd, void* dst, size_t len) {
+  // A peer that bypasses the library could keep the write end open: never
+  // wait for it.
+  const int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0 && !(fl & O_NONBLOCK)) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = read(fd, static_cast<char*>(dst) + done, len - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
+}  // namespace libsyslink

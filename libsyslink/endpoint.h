@@ -1,0 +1,39 @@
+// Endpoint: what stands behind a syslink descriptor in this process.
+//
+// A Link (one end of a pair, or a CONNECT descriptor) or a Listener (a
+// LISTEN descriptor and its sessions). The C API looks the descriptor up in
+// the Registry and calls these; every method returns 0/length or -errno.
+#ifndef LIBSYSLINK_ENDPOINT_H_
+#define LIBSYSLINK_ENDPOINT_H_
+
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+
+#include "syslink/syslink.h"
+
+namespace libsyslink {
+
+class Endpoint {
+ public:
+  virtual ~Endpoint() = default;
+
+  // syslink_readv / syslink_writev semantics; -errno on failure.
+  virtual ssize_t Read(const struct iovec* iov, int iovcnt) = 0;
+  virtual ssize_t Write(const struct iovec* iov, int iovcnt) = 0;
+  // Called by syslink_close() while other threads may still be inside
+  // Read/Write: wakes them (they return -EBADF or 0). The descriptor itself
+  // is closed when the last reference to the Endpoint goes away.
+  virtual void Shutdown() = 0;
+  virtual int SetQuota(size_t cmd_bytes, size_t dma_bytes) = 0;
+  virtual int GetStats(struct syslink_stats* st) = 0;
+};
+
+// The DMA bytes moved by this thread's last successful read (see
+// syslink_dma_bytes()).
+size_t& ThreadDmaBytes();
+
+}  // namespace libsyslink
+
+#endif  // LIBSYSLINK_ENDPOINT_H_

@@ -1,0 +1,56 @@
+// The local frame: how one syslink message travels over a local link.
+//
+// A local link is an AF_UNIX SOCK_SEQPACKET socket pair. Each packet is one
+// LocalFrame header followed by exactly one message (SL_MSG_ALIGN(sm_bytes)
+// bytes, at most SL_MAXSIZE). DMA data never rides in the packet; the header
+// says how it travels (the carrier) and at most one descriptor is attached
+// with SCM_RIGHTS:
+//
+//   carrier   attached fd      meaning
+//   kNone     none             no data; a command may still offer DMAR room
+//   kPipe     pipe read end    dma_bytes of data in the pipe (write end closed)
+//   kMemfd    sealed memfd     the originator's buffer, at dma_offset: DMAW
+//                              data is there, and a DMAR reply may be written
+//                              there directly (fd O_RDWR). With kFlagCopy it
+//                              is instead a one-off memfd holding a copy of
+//                              the data (the fallback when no pipe of the
+//                              size can be made): read it, do not map it.
+//   kDirect   none             reply only: dma_bytes were written straight
+//                              into the originator's memfd (sent as kMemfd)
+//
+// Local links never leave the host, so the header is in host byte order.
+// Every field is checked by the receiver (see Link::Accept in link.cc).
+// docs/protocol.md describes the same thing for humans.
+#ifndef LIBSYSLINK_FRAME_H_
+#define LIBSYSLINK_FRAME_H_
+
+#include <cstdint>
+
+namespace libsyslink {
+
+enum class Carrier : uint8_t {
+  kNone = 0,
+  kPipe = 1,
+  kMemfd = 2,
+  kDirect = 3,
+};
+
+struct LocalFrame {
+  static constexpr uint32_t kMagic = 0x314b4c53;  // "SLK1"
+
+  static constexpr uint8_t kFlagCopy = 0x01;
+  static constexpr uint8_t kKnownFlags = kFlagCopy;
+
+  uint32_t magic;
+  Carrier carrier;
+  uint8_t flags;
+  uint16_t reserved;     // zero
+  uint32_t dma_bytes;    // data carried (DMAW command, or reply data)
+  uint32_t dma_room;     // DMAR command: most bytes the reply may return
+  uint64_t dma_offset;   // kMemfd: offset of the buffer in the memfd
+};
+static_assert(sizeof(LocalFrame) == 24, "LocalFrame is 24 bytes");
+
+}  // namespace libsyslink
+
+#endif  // LIBSYSLINK_FRAME_H_

@@ -1,0 +1,719 @@
+#include "libsyslink/link.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <linux/sockios.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace libsyslink {
+
+size_t& ThreadDmaBytes() {
+  static thread_local size_t bytes = 0;
+  return bytes;
+}
+
+namespace {
+
+// Header fields of a message that may sit at any alignment in a caller's
+// buffer: always go through memcpy.
+struct syslink_msg LoadHeader(const unsigned char* p) {
+  struct syslink_msg m;
+  memcpy(&m, p, sizeof m);
+  return m;
+}
+void StoreHeader(unsigned char* p, const struct syslink_msg& m) {
+  memcpy(p, &m, sizeof m);
+}
+
+bool ValidCarrier(Carrier c) {
+  switch (c) {
+    case Carrier::kNone:
+    case Carrier::kPipe:
+    case Carrier::kMemfd:
+    case Carrier::kDirect:
+      return true;
+  }
+  return false;
+}
+
+// Copies LEN bytes at OFFSET of the memfd in PKT into DST. A kFlagCopy memfd
+// is read; a shared one is mapped through the cache. Returns 0 or EINVAL.
+int CopyFromMemfd(int fd, bool one_off, uint64_t offset, void* dst, size_t len) {
+  if (len == 0) return 0;
+  if (one_off) {
+    size_t done = 0;
+    while (done < len) {
+      ssize_t n = pread(fd, static_cast<char*>(dst) + done, len - done,
+                        static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return EINVAL;
+      done += static_cast<size_t>(n);
+    }
+    return 0;
+  }
+  std::shared_ptr<Mapping> map;
+  if (MapCache::Get().Map(fd, false, &map) != 0) return EINVAL;
+  if (offset > map->size || len > map->size - offset) return EINVAL;
+  memcpy(dst, map->addr + offset, len);
+  return 0;
+}
+
+}  // namespace
+
+Link::Link(int fd, Options options) : fd_(fd), options_(options) {
+  stats_.quota_bytes = SYSLINK_QUOTA_DEFAULT;
+  stats_.dma_quota_bytes = SYSLINK_DMA_QUOTA_DEFAULT;
+}
+
+Link::~Link() {
+  close(fd_);
+  if (quota_efd_ >= 0) close(quota_efd_);
+}
+
+bool Link::AtEof() const {
+  // recvmsg() returns 0 both at end-of-file and for a zero-length record,
+  // which a peer bypassing the library could send to fake its own death.
+  // End-of-file: the far end shut down and nothing is left to read.
+  struct pollfd pfd = {fd_, POLLRDHUP, 0};
+  if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & (POLLRDHUP | POLLHUP))) return false;
+  int queued = 0;
+  return ioctl(fd_, SIOCINQ, &queued) != 0 || queued == 0;
+}
+
+bool Link::NonBlocking() const {
+  const int fl = fcntl(fd_, F_GETFL);
+  return fl >= 0 && (fl & O_NONBLOCK);
+}
+
+void Link::Shutdown() {
+  shutdown_ = true;
+  // Wakes threads blocked in recvmsg/sendmsg/poll on this socket. Note that
+  // this ends the link for every process sharing the socket.
+  ::shutdown(fd_, SHUT_RDWR);
+}
+
+int Link::SetQuota(size_t cmd_bytes, size_t dma_bytes) {
+  absl::MutexLock lock(&mu_);
+  if (cmd_bytes != 0) quota_ = std::min<size_t>(cmd_bytes, UINT32_MAX);
+  if (dma_bytes != 0) dma_quota_ = std::min<size_t>(dma_bytes, UINT32_MAX);
+  // Waiters may now fit.
+  if (waiters_ > 0 && quota_efd_ >= 0) {
+    uint64_t n = waiters_;
+    (void)!write(quota_efd_, &n, sizeof n);
+  }
+  return 0;
+}
+
+int Link::GetStats(struct syslink_stats* st) {
+  absl::MutexLock lock(&mu_);
+  *st = stats_;
+  st->outstanding = static_cast<uint32_t>(pending_.size());
+  st->outstanding_bytes = static_cast<uint32_t>(out_bytes_);
+  st->outstanding_dma_bytes = static_cast<uint32_t>(out_dma_);
+  st->unreplied = static_cast<uint32_t>(owed_.size());
+  st->quota_bytes = static_cast<uint32_t>(quota_);
+  st->dma_quota_bytes = static_cast<uint32_t>(dma_quota_);
+  st->sessid = options_.sessid;
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+// Far end death
+
+void Link::FarEndGone(int why) {
+  absl::MutexLock lock(&mu_);
+  if (eof_) return;
+  eof_ = true;
+  synth_.reserve(pending_.size());
+  for (const auto& [msgid, p] : pending_) {
+    synth_.push_back(Synth{p.seq, msgid, p.proto, p.cmd, p.rlabel, why});
+  }
+  // Delivered from the back: oldest command first.
+  std::sort(synth_.begin(), synth_.end(),
+            [](const Synth& a, const Synth& b) { return a.seq > b.seq; });
+  stats_.replies_synthesized += pending_.size();
+  pending_.clear();
+  out_bytes_ = 0;
+  out_dma_ = 0;
+  owed_.clear();  // commands of the dead side: nobody to answer
+  owed_bytes_ = 0;
+  if (waiters_ > 0 && quota_efd_ >= 0) {
+    uint64_t n = waiters_;
+    (void)!write(quota_efd_, &n, sizeof n);
+  }
+}
+
+bool Link::Drained() {
+  absl::MutexLock lock(&mu_);
+  return eof_ && synth_.empty();
+}
+
+bool Link::TakeSynthesized(const struct iovec& iov0, ssize_t* result) {
+  absl::MutexLock lock(&mu_);
+  if (!synth_.empty()) {
+    if (iov0.iov_len < SL_MIN_MSG_SIZE) {
+      *result = -ENOSPC;
+      return true;
+    }
+    const Synth& s = synth_.back();
+    struct syslink_msg m = {};
+    m.sm_proto = static_cast<sl_proto_t>(s.proto | SM_PROTO_REPLY);
+    m.sm_bytes = SL_MIN_MSG_SIZE;
+    m.sm_rlabel = s.rlabel;
+    m.sm_msgid = s.msgid;
+    m.sm_sessid = options_.sessid;
+    m.sm_head.se_cmd =
+        static_cast<sl_cmd_t>((s.cmd | SE_CMDF_REPLY) & ~SE_CMDF_DMAR);
+    m.sm_head.se_bytes = SL_MIN_ELM_SIZE;
+    m.sm_head.se_aux = s.error;
+    StoreHeader(static_cast<unsigned char*>(iov0.iov_base), m);
+    synth_.pop_back();
+    ThreadDmaBytes() = 0;
+    *result = SL_MIN_MSG_SIZE;
+    return true;
+  }
+  if (eof_) {
+    *result = 0;
+    return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------
+// Reading
+
+ssize_t Link::ReadWithFlags(const struct iovec* iov, int iovcnt, int recv_flags) {
+  if (iov == nullptr || iovcnt < 1 || iovcnt > 2) return -EINVAL;
+  if (iov[0].iov_base == nullptr && iov[0].iov_len > 0) return -EFAULT;
+  absl::MutexLock rlock(&read_mu_);
+  for (;;) {
+    if (shutdown_) return -EBADF;
+    ssize_t r;
+    if (TakeSynthesized(iov[0], &r)) return r;
+    if (held_ != nullptr) return Accept(std::move(held_), iov, iovcnt);
+    auto pkt = std::make_unique<Packet>();
+    const int got = Receive(iov, iovcnt, recv_flags, pkt.get());
+    if (got == 0) {
+      if (shutdown_) return -EBADF;
+      FarEndGone(options_.death_errno);
+      continue;
+    }
+    if (got < 0) return got;
+    r = Accept(std::move(pkt), iov, iovcnt);
+    if (r != 0) return r;
+    // Dropped: read on.
+  }
+}
+
+int Link::Receive(const struct iovec* iov, int iovcnt, int recv_flags,
+                  Packet* pkt) {
+  alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
+  // A full-size iov[0] receives the message in place with one call; a
+  // smaller one peeks first, so a message that does not fit stays queued.
+  const bool in_place = iov[0].iov_len >= SL_MAXSIZE;
+  unsigned char overflow[8];
+  struct iovec v[3];
+  v[0] = {&pkt->frame, sizeof pkt->frame};
+  if (in_place) {
+    v[1] = {iov[0].iov_base, SL_MAXSIZE};
+    v[2] = {overflow, sizeof overflow};
+  } else {
+    v[1] = {pkt->storage, SL_MAXSIZE};
+    v[2] = {pkt->storage + SL_MAXSIZE, 8};
+  }
+  struct msghdr mh = {};
+  mh.msg_iov = v;
+  mh.msg_iovlen = 3;
+  mh.msg_control = cbuf;
+  mh.msg_controllen = sizeof cbuf;
+
+  auto take_fd = [&](common::UniqueFd* out) {
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        const size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+          int fd;
+          memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+          if (out == nullptr) {
+            close(fd);  // a peek's copy
+          } else if (i == 0) {
+            out->reset(fd);
+          } else {
+            close(fd);
+            pkt->truncated = true;  // more than one descriptor: malformed
+          }
+        }
+      }
+    }
+  };
+
+  if (!in_place) {
+    ssize_t n;
+    do {
+      n = recvmsg(fd_, &mh, recv_flags | MSG_PEEK | MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == ECONNRESET);  // see below
+    if (n < 0) return -errno;
+    if (n == 0 && AtEof()) return 0;
+    take_fd(nullptr);  // (n == 0: a zero-length record, rejected below)  // a peek installs copies of the descriptors
+    const size_t body = static_cast<size_t>(n) > sizeof pkt->frame
+                            ? static_cast<size_t>(n) - sizeof pkt->frame : 0;
+    if (body > 0 && body <= SL_MAXSIZE && pkt->frame.magic == LocalFrame::kMagic) {
+      // Only a message that would be delivered counts as not fitting.
+      alignas(8) unsigned char copy[SL_MAXSIZE];
+      memcpy(copy, pkt->storage, body);
+      if (sl_msg_validate(copy, body) == 0) {
+        const struct syslink_msg h = LoadHeader(copy);
+        const bool dmaw = !(h.sm_proto & SM_PROTO_REPLY) &&
+                          h.sm_proto != SMPROTO_PAD &&
+                          (h.sm_head.se_cmd & SE_CMDF_DMAW);
+        const size_t need = dmaw ? pkt->frame.dma_bytes : 0;
+        if (h.sm_proto != SMPROTO_PAD &&
+            (body > iov[0].iov_len ||
+             (need > 0 && (iovcnt < 2 || need > iov[1].iov_len)))) {
+          return -ENOSPC;
+        }
+      }
+    }
+    recv_flags |= MSG_DONTWAIT;  // it is there (unless another process took it)
+    mh.msg_controllen = sizeof cbuf;
+  }
+  // When the far end closed with messages of ours unread, the kernel reports
+  // ECONNRESET once; what it sent before dying is still queued behind it.
+  ssize_t n;
+  do {
+    n = recvmsg(fd_, &mh, recv_flags | MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == ECONNRESET);
+  if (n < 0) return -errno;
+  if (n == 0 && AtEof()) return 0;
+  take_fd(&pkt->fd);  // (n == 0: a zero-length record, rejected below)
+  if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) pkt->truncated = true;
+  if (static_cast<size_t>(n) < sizeof pkt->frame) {
+    pkt->truncated = true;
+    pkt->msg_len = 0;
+    return 1;
+  }
+  pkt->msg_len = static_cast<size_t>(n) - sizeof pkt->frame;
+  if (pkt->msg_len > SL_MAXSIZE) pkt->truncated = true;
+  pkt->msg = in_place ? static_cast<unsigned char*>(iov[0].iov_base) : pkt->storage;
+  return 1;
+}
+
+ssize_t Link::Accept(std::unique_ptr<Packet> pkt, const struct iovec* iov,
+                     int iovcnt) {
+  const LocalFrame& f = pkt->frame;
+  const bool has_fd = pkt->fd.ok();
+  auto reject = [&]() -> ssize_t {
+    absl::MutexLock lock(&mu_);
+    stats_.rejected++;
+    return 0;
+  };
+  if (pkt->truncated || f.magic != LocalFrame::kMagic || f.reserved != 0 ||
+      (f.flags & ~LocalFrame::kKnownFlags) || !ValidCarrier(f.carrier) ||
+      f.dma_bytes > SL_DMA_MAX || f.dma_room > SL_DMA_MAX) {
+    return reject();
+  }
+  const bool wants_fd = f.carrier == Carrier::kPipe || f.carrier == Carrier::kMemfd;
+  if (wants_fd != has_fd) return reject();
+  if (sl_msg_validate(pkt->msg, pkt->msg_len) != 0) return reject();
+  const struct syslink_msg hdr = LoadHeader(pkt->msg);
+  if (hdr.sm_proto == SMPROTO_PAD) return 0;  // never delivered, not counted
+
+  // Does it fit the caller's buffers? If not, hold it for the next read.
+  const bool is_reply = hdr.sm_proto & SM_PROTO_REPLY;
+  const bool dmaw = !is_reply && (hdr.sm_head.se_cmd & SE_CMDF_DMAW);
+  const size_t dma_need = dmaw ? f.dma_bytes : 0;
+  if (pkt->msg_len > iov[0].iov_len ||
+      (dma_need > 0 && (iovcnt < 2 || dma_need > iov[1].iov_len))) {
+    if (pkt->msg != pkt->storage) {
+      memcpy(pkt->storage, pkt->msg, pkt->msg_len);
+      pkt->msg = pkt->storage;
+    }
+    held_ = std::move(pkt);
+    return -ENOSPC;
+  }
+  return is_reply ? AcceptReply(pkt.get(), iov) : AcceptCommand(pkt.get(), iov, iovcnt);
+}
+
+ssize_t Link::AcceptReply(Packet* pkt, const struct iovec* iov) {
+  const LocalFrame& f = pkt->frame;
+  struct syslink_msg hdr = LoadHeader(pkt->msg);
+  Pending p;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = pending_.find(hdr.sm_msgid);
+    if (it == pending_.end()) {
+      stats_.late_replies++;
+      return 0;
+    }
+    p = it->second;
+    pending_.erase(it);
+    ReleaseLocked(p);
+    stats_.replies_received++;
+  }
+  // The data, if any, goes into the buffer given with the command.
+  size_t data = 0;
+  bool bad = false;
+  const size_t want = std::min<size_t>(f.dma_bytes, p.dmar_room);
+  if (f.dma_bytes > p.dmar_room) bad = true;
+  switch (f.carrier) {
+    case Carrier::kNone:
+      bad |= f.dma_bytes != 0;
+      break;
+    case Carrier::kPipe:
+      if (p.dmar_buf != nullptr) data = DrainPipe(pkt->fd.get(), p.dmar_buf, want);
+      bad |= p.dmar_buf == nullptr || data != want;
+      break;
+    case Carrier::kMemfd:
+      if (p.dmar_buf != nullptr && (f.flags & LocalFrame::kFlagCopy) &&
+          CopyFromMemfd(pkt->fd.get(), true, f.dma_offset, p.dmar_buf, want) == 0) {
+        data = want;
+      } else {
+        bad = true;
+      }
+      break;
+    case Carrier::kDirect:
+      if (p.dmar_direct) {
+        data = want;
+      } else {
+        bad = true;
+      }
+      break;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (bad) stats_.rejected++;  // the reply is still delivered: it is the one
+    stats_.dma_bytes_received += data;
+  }
+  hdr.sm_rlabel = p.rlabel;
+  hdr.sm_sessid = options_.sessid;
+  hdr.sm_head.se_cmd = static_cast<sl_cmd_t>(
+      data > 0 ? (hdr.sm_head.se_cmd | SE_CMDF_DMAR) : (hdr.sm_head.se_cmd & ~SE_CMDF_DMAR));
+  StoreHeader(pkt->msg, hdr);
+  if (pkt->msg != iov[0].iov_base) memcpy(iov[0].iov_base, pkt->msg, pkt->msg_len);
+  ThreadDmaBytes() = data;
+  return static_cast<ssize_t>(pkt->msg_len);
+}
+
+ssize_t Link::AcceptCommand(Packet* pkt, const struct iovec* iov, int iovcnt) {
+  const LocalFrame& f = pkt->frame;
+  struct syslink_msg hdr = LoadHeader(pkt->msg);
+  const bool dmaw = hdr.sm_head.se_cmd & SE_CMDF_DMAW;
+  const bool dmar = hdr.sm_head.se_cmd & SE_CMDF_DMAR;
+  const bool one_off = f.flags & LocalFrame::kFlagCopy;
+  // The frame must agree with the DMA flags of the command.
+  bool ok;
+  switch (f.carrier) {
+    case Carrier::kNone: ok = !dmaw && f.dma_bytes == 0; break;
+    case Carrier::kPipe: ok = dmaw; break;
+    case Carrier::kMemfd: ok = dmaw || (dmar && !one_off); break;
+    default: ok = false; break;
+  }
+  if (!ok || (!dmaw && f.dma_bytes != 0) || (!dmar && f.dma_room != 0)) {
+    absl::MutexLock lock(&mu_);
+    stats_.rejected++;
+    return 0;
+  }
+  Owed owed{hdr.sm_rlabel, static_cast<uint32_t>(pkt->msg_len), dmar, f.dma_room,
+            nullptr, 0};
+  if (dmar && f.carrier == Carrier::kMemfd && !one_off) {
+    // The originator shared its buffer: the reply can be written in place.
+    std::shared_ptr<Mapping> map;
+    if (MapCache::Get().Map(pkt->fd.get(), true, &map) != 0 ||
+        f.dma_offset > map->size || f.dma_room > map->size - f.dma_offset) {
+      absl::MutexLock lock(&mu_);
+      stats_.rejected++;
+      return 0;
+    }
+    owed.direct = std::move(map);
+    owed.direct_offset = f.dma_offset;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (owed_.contains(hdr.sm_msgid) || owed_.size() >= kMaxOwed ||
+        owed_bytes_ + pkt->msg_len > kMaxOwedBytes) {
+      stats_.rejected++;  // a duplicate msgid, or a peer over every bound
+      return 0;
+    }
+    owed_bytes_ += pkt->msg_len;
+    owed_.emplace(hdr.sm_msgid, std::move(owed));
+    stats_.cmds_received++;
+  }
+  size_t data = 0;
+  if (dmaw && f.dma_bytes > 0) {
+    void* dst = iov[1].iov_base;
+    int err = 0;
+    if (f.carrier == Carrier::kPipe) {
+      if (DrainPipe(pkt->fd.get(), dst, f.dma_bytes) != f.dma_bytes) err = EINVAL;
+    } else {
+      err = CopyFromMemfd(pkt->fd.get(), one_off, f.dma_offset, dst, f.dma_bytes);
+    }
+    absl::MutexLock lock(&mu_);
+    if (err != 0) {  // the peer's data was not where it said: drop it
+      auto it = owed_.find(hdr.sm_msgid);
+      owed_bytes_ -= it->second.bytes;
+      owed_.erase(it);
+      stats_.cmds_received--;
+      stats_.rejected++;
+      return 0;
+    }
+    data = f.dma_bytes;
+    stats_.dma_bytes_received += data;
+  }
+  (void)iovcnt;
+  hdr.sm_sessid = options_.sessid;
+  StoreHeader(pkt->msg, hdr);
+  if (pkt->msg != iov[0].iov_base) memcpy(iov[0].iov_base, pkt->msg, pkt->msg_len);
+  ThreadDmaBytes() = data;
+  return static_cast<ssize_t>(pkt->msg_len);
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+
+ssize_t Link::Write(const struct iovec* iov, int iovcnt) {
+  if (iov == nullptr || iovcnt < 1 || iovcnt > 2) return -EINVAL;
+  const size_t len = iov[0].iov_len;
+  if (len > SL_MAXSIZE) return -EFBIG;
+  if (iov[0].iov_base == nullptr) return -EFAULT;
+  if (shutdown_) return -EBADF;
+  // Work on a copy: the transport sets sm_sessid and sm_rlabel, and a
+  // reversed-byte-order message is swapped; the caller's buffer is const.
+  alignas(8) unsigned char buf[SL_MAXSIZE];
+  memcpy(buf, iov[0].iov_base, len);
+  const int err = sl_msg_validate(buf, len);
+  if (err != 0) return -err;
+  auto* msg = reinterpret_cast<struct syslink_msg*>(buf);
+  const struct iovec* dma = iovcnt == 2 ? &iov[1] : nullptr;
+  if (msg->sm_proto == SMPROTO_PAD) {
+    if (dma != nullptr) return -EINVAL;
+    LocalFrame f = {};
+    f.magic = LocalFrame::kMagic;
+    return SendPacket(f, buf, len, -1);
+  }
+  if (dma != nullptr) {
+    if (dma->iov_len > SL_DMA_MAX) return -EFBIG;
+    if (dma->iov_base == nullptr && dma->iov_len > 0) return -EFAULT;
+  }
+  msg->sm_sessid = options_.sessid;
+  return (msg->sm_proto & SM_PROTO_REPLY) ? WriteReply(msg, len, dma)
+                                          : WriteCommand(msg, len, dma);
+}
+
+ssize_t Link::WriteCommand(struct syslink_msg* msg, size_t len,
+                           const struct iovec* dma) {
+  const bool dmaw = msg->sm_head.se_cmd & SE_CMDF_DMAW;
+  const bool dmar = msg->sm_head.se_cmd & SE_CMDF_DMAR;
+  if ((dmaw || dmar) != (dma != nullptr)) return -EINVAL;
+  LocalFrame f = {};
+  f.magic = LocalFrame::kMagic;
+  Pending p = {};
+  p.proto = msg->sm_proto;
+  p.cmd = msg->sm_head.se_cmd;
+  p.rlabel = msg->sm_rlabel;
+  p.bytes = static_cast<uint32_t>(len);
+  int memfd = -1;
+  if (dma != nullptr) {
+    if (reinterpret_cast<uintptr_t>(dma->iov_base) % PageSize() != 0) return -EINVAL;
+    const uint32_t dlen = static_cast<uint32_t>(dma->iov_len);
+    p.dma_len = dlen;
+    if (dmar) {
+      p.dmar_buf = static_cast<char*>(dma->iov_base);
+      p.dmar_room = dlen;
+      f.dma_room = dlen;
+    }
+    if (dmaw) f.dma_bytes = dlen;
+    uint64_t offset;
+    if (DmaBuffers::Get().Find(dma->iov_base, dlen, dmar, &memfd, &offset)) {
+      f.carrier = Carrier::kMemfd;
+      f.dma_offset = offset;
+      p.dmar_direct = dmar;
+    }
+  }
+  const int rerr = Reserve(msg->sm_msgid, p);
+  if (rerr != 0) return -rerr;
+  common::UniqueFd pipe_fd;
+  if (dma != nullptr && dmaw && f.carrier != Carrier::kMemfd) {
+    int fd;
+    bool as_memfd;
+    const int perr = MakeSplicePipe(dma->iov_base, dma->iov_len, &fd, &as_memfd);
+    if (perr != 0) {
+      Unreserve(msg->sm_msgid);
+      return -perr;
+    }
+    pipe_fd.reset(fd);
+    f.carrier = as_memfd ? Carrier::kMemfd : Carrier::kPipe;
+    if (as_memfd) f.flags |= LocalFrame::kFlagCopy;
+    memfd = fd;
+  }
+  const ssize_t r = SendPacket(f, msg, len, memfd);
+  if (r < 0) {
+    Unreserve(msg->sm_msgid);
+    return r;
+  }
+  absl::MutexLock lock(&mu_);
+  stats_.cmds_sent++;
+  stats_.dma_bytes_sent += f.dma_bytes;
+  return static_cast<ssize_t>(len);
+}
+
+ssize_t Link::WriteReply(struct syslink_msg* msg, size_t len,
+                         const struct iovec* dma) {
+  Owed owed;
+  {
+    absl::MutexLock lock(&mu_);
+    if (eof_) return -EPIPE;
+    auto it = owed_.find(msg->sm_msgid);
+    if (it == owed_.end()) return -ENOENT;
+    if (dma != nullptr && !it->second.dmar) return -EINVAL;
+    if (dma != nullptr && dma->iov_len > it->second.dmar_room) return -EFBIG;
+    owed = std::move(it->second);
+    owed_bytes_ -= owed.bytes;
+    owed_.erase(it);
+  }
+  msg->sm_rlabel = owed.rlabel;
+  LocalFrame f = {};
+  f.magic = LocalFrame::kMagic;
+  common::UniqueFd data_fd;
+  if (dma != nullptr && dma->iov_len > 0) {
+    f.dma_bytes = static_cast<uint32_t>(dma->iov_len);
+    if (owed.direct != nullptr) {
+      memcpy(owed.direct->addr + owed.direct_offset, dma->iov_base, dma->iov_len);
+      f.carrier = Carrier::kDirect;
+    } else {
+      int fd;
+      bool as_memfd;
+      const int perr = MakeCopyPipe(dma->iov_base, dma->iov_len, &fd, &as_memfd);
+      if (perr != 0) {
+        absl::MutexLock lock(&mu_);
+        owed_bytes_ += owed.bytes;
+        owed_.emplace(msg->sm_msgid, std::move(owed));
+        return -perr;
+      }
+      data_fd.reset(fd);
+      f.carrier = as_memfd ? Carrier::kMemfd : Carrier::kPipe;
+      if (as_memfd) f.flags |= LocalFrame::kFlagCopy;
+    }
+  }
+  const ssize_t r = SendPacket(f, msg, len, data_fd.get());
+  absl::MutexLock lock(&mu_);
+  if (r == -EAGAIN || r == -EINTR) {  // not sent: still owed
+    owed_bytes_ += owed.bytes;
+    owed_.emplace(msg->sm_msgid, std::move(owed));
+    return r;
+  }
+  if (r < 0) return r;
+  stats_.replies_sent++;
+  stats_.dma_bytes_sent += f.dma_bytes;
+  return static_cast<ssize_t>(len);
+}
+
+int Link::Reserve(uint64_t msgid, Pending p) {
+  bool counted = false;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (shutdown_) return EBADF;
+      if (eof_) return EPIPE;
+      if (pending_.contains(msgid)) return EEXIST;
+      const bool fits = pending_.empty() ||
+                        (out_bytes_ + p.bytes <= quota_ && out_dma_ + p.dma_len <= dma_quota_);
+      if (fits) {
+        p.seq = next_seq_++;
+        pending_.emplace(msgid, p);
+        out_bytes_ += p.bytes;
+        out_dma_ += p.dma_len;
+        return 0;
+      }
+    }
+    if (NonBlocking()) return EAGAIN;
+    int efd;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!counted) stats_.quota_waits++;
+      counted = true;
+      if (quota_efd_ < 0) {
+        quota_efd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
+        if (quota_efd_ < 0) return errno;
+      }
+      efd = quota_efd_;
+      waiters_++;
+      // Re-check under the lock: a release between the two locks would
+      // otherwise be missed (it signalled nobody).
+      const bool fits = pending_.empty() ||
+                        (out_bytes_ + p.bytes <= quota_ && out_dma_ + p.dma_len <= dma_quota_);
+      if (fits || eof_ || shutdown_) {
+        waiters_--;
+        continue;
+      }
+    }
+    // POLLHUP on the socket (always reported) means the far end is gone.
+    struct pollfd pfd[2] = {{fd_, 0, 0}, {efd, POLLIN, 0}};
+    const int n = poll(pfd, 2, -1);
+    const int saved = errno;
+    {
+      absl::MutexLock lock(&mu_);
+      waiters_--;
+    }
+    if (n < 0 && saved == EINTR) return EINTR;
+    if (pfd[1].revents & POLLIN) {
+      uint64_t v;
+      (void)!read(efd, &v, sizeof v);
+    }
+    if (pfd[0].revents & (POLLHUP | POLLERR)) return shutdown_ ? EBADF : EPIPE;
+  }
+}
+
+void Link::ReleaseLocked(const Pending& p) {
+  out_bytes_ -= p.bytes;
+  out_dma_ -= p.dma_len;
+  if (waiters_ > 0 && quota_efd_ >= 0) {
+    uint64_t n = waiters_;
+    (void)!write(quota_efd_, &n, sizeof n);
+  }
+}
+
+void Link::Unreserve(uint64_t msgid) {
+  absl::MutexLock lock(&mu_);
+  auto it = pending_.find(msgid);
+  if (it == pending_.end()) return;  // the far end died meanwhile
+  ReleaseLocked(it->second);
+  pending_.erase(it);
+}
+
+ssize_t Link::SendPacket(const LocalFrame& frame, const void* msg, size_t len,
+                         int fd) {
+  struct iovec v[2] = {{const_cast<LocalFrame*>(&frame), sizeof frame},
+                       {const_cast<void*>(msg), len}};
+  struct msghdr mh = {};
+  mh.msg_iov = v;
+  mh.msg_iovlen = 2;
+  alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
+  if (fd >= 0) {
+    mh.msg_control = cbuf;
+    mh.msg_controllen = sizeof cbuf;
+    struct cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  }
+  const ssize_t n = sendmsg(fd_, &mh, MSG_NOSIGNAL);
+  if (n >= 0) return static_cast<ssize_t>(len);
+  switch (errno) {
+    case EPIPE:
+    case ECONNRESET:
+    case ENOTCONN:
+      return shutdown_ ? -EBADF : -EPIPE;
+    default:
+      return -errno;
+  }
+}
+
+}  // namespace libsyslink

@@ -1,0 +1,158 @@
+// Link: one endpoint of a local syslink (SPEC §4).
+//
+// The descriptor is an AF_UNIX SOCK_SEQPACKET socket; each packet is a
+// LocalFrame and one message (frame.h). The Link keeps what the kernel did
+// for DragonFly: the commands this side sent and awaits replies to
+// (pending), the commands it read and owes replies to (owed), the quotas,
+// and the replies it synthesizes when the far end dies.
+//
+// Concurrency: any number of threads may call Read and Write. Readers are
+// serialized by read_mu_ (a message and its DMA data are taken together);
+// tables and counters are guarded by mu_, never held across a system call
+// that can block. A writer waiting for quota sleeps in poll() on the socket
+// (which reports POLLHUP when the far end dies) and on an eventfd that
+// readers signal when replies free quota, so it always wakes.
+#ifndef LIBSYSLINK_LINK_H_
+#define LIBSYSLINK_LINK_H_
+
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "common/unique_fd.h"
+#include "libsyslink/dma.h"
+#include "libsyslink/endpoint.h"
+#include "libsyslink/frame.h"
+#include "syslink/syslink.h"
+
+namespace libsyslink {
+
+class Link : public Endpoint {
+ public:
+  struct Options {
+    uint64_t sessid = 0;            // stamped on every message, both ways
+    int death_errno = ECONNRESET;   // se_aux of replies synthesized at EOF
+  };
+  // Bounds on what a peer can make this side hold (a peer that bypasses the
+  // library could otherwise send unlimited unreplied commands).
+  static constexpr size_t kMaxOwed = 65536;
+  static constexpr size_t kMaxOwedBytes = 64u << 20;
+
+  // Takes ownership of FD (closed by the destructor).
+  Link(int fd, Options options);
+  ~Link() override;
+
+  int fd() const { return fd_; }
+  uint64_t sessid() const { return options_.sessid; }
+
+  ssize_t Read(const struct iovec* iov, int iovcnt) override {
+    return ReadWithFlags(iov, iovcnt, 0);
+  }
+  // RECV_FLAGS: 0 or MSG_DONTWAIT (a Listener never blocks on one session).
+  ssize_t ReadWithFlags(const struct iovec* iov, int iovcnt, int recv_flags);
+  ssize_t Write(const struct iovec* iov, int iovcnt) override;
+  void Shutdown() override;
+  int SetQuota(size_t cmd_bytes, size_t dma_bytes) override;
+  int GetStats(struct syslink_stats* st) override;
+
+  // Declares the far end gone (as at end-of-file) with WHY as the se_aux of
+  // the synthesized replies. Idempotent: the first reason wins.
+  void FarEndGone(int why);
+  // True when the far end is gone and every synthesized reply was read.
+  bool Drained();
+
+ private:
+  // A command this side sent and awaits the reply to.
+  struct Pending {
+    uint64_t seq;        // send order, for the order of synthesized replies
+    sl_proto_t proto;
+    sl_cmd_t cmd;
+    sl_rlabel_t rlabel;
+    uint32_t bytes;      // iov[0] bytes (command quota)
+    uint32_t dma_len;    // its DMA buffer (DMA quota)
+    char* dmar_buf;      // where DMAR reply data lands, or nullptr
+    uint32_t dmar_room;
+    bool dmar_direct;    // the buffer is a memfd the peer writes in place
+  };
+  // A command this side read and owes a reply to.
+  struct Owed {
+    sl_rlabel_t rlabel;
+    uint32_t bytes;
+    bool dmar;
+    uint32_t dmar_room;
+    std::shared_ptr<Mapping> direct;  // the originator's memfd, if shared
+    uint64_t direct_offset;
+  };
+  // A reply made up for a command whose far end died.
+  struct Synth {
+    uint64_t seq;
+    uint64_t msgid;
+    sl_proto_t proto;
+    sl_cmd_t cmd;
+    sl_rlabel_t rlabel;
+    int error;
+  };
+  // One received packet.
+  struct Packet {
+    LocalFrame frame;
+    unsigned char* msg = nullptr;  // into the caller's iov[0] or storage
+    size_t msg_len = 0;
+    common::UniqueFd fd;
+    bool truncated = false;
+    alignas(8) unsigned char storage[SL_MAXSIZE + 8];
+  };
+
+  // Receives one packet into PKT. Returns 1, 0 at end-of-file, or -errno;
+  // -ENOSPC when a peek shows the next message does not fit.
+  int Receive(const struct iovec* iov, int iovcnt, int recv_flags, Packet* pkt);
+  // Checks PKT and delivers it. Returns its length, 0 if it was dropped, or
+  // -ENOSPC (PKT is then held for the next read).
+  ssize_t Accept(std::unique_ptr<Packet> pkt, const struct iovec* iov, int iovcnt);
+  ssize_t AcceptReply(Packet* pkt, const struct iovec* iov);
+  ssize_t AcceptCommand(Packet* pkt, const struct iovec* iov, int iovcnt);
+  // Delivers the next synthesized reply (or end-of-file); false if neither.
+  bool TakeSynthesized(const struct iovec& iov0, ssize_t* result);
+
+  ssize_t WriteCommand(struct syslink_msg* msg, size_t len, const struct iovec* dma);
+  ssize_t WriteReply(struct syslink_msg* msg, size_t len, const struct iovec* dma);
+  // Waits for quota and records P under MSGID. Returns 0 or an errno.
+  int Reserve(uint64_t msgid, Pending p);
+  void Unreserve(uint64_t msgid);
+  void ReleaseLocked(const Pending& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // sendmsg of one frame and message, with FD attached if >= 0.
+  ssize_t SendPacket(const LocalFrame& frame, const void* msg, size_t len, int fd);
+  bool NonBlocking() const;
+  bool AtEof() const;
+
+  const int fd_;
+  const Options options_;
+
+  absl::Mutex read_mu_;  // one reader at a time
+  std::unique_ptr<Packet> held_ ABSL_GUARDED_BY(read_mu_);  // after -ENOSPC
+
+  absl::Mutex mu_;
+  std::atomic<bool> shutdown_{false};
+  bool eof_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, Owed> owed_ ABSL_GUARDED_BY(mu_);
+  std::vector<Synth> synth_ ABSL_GUARDED_BY(mu_);  // back: next to deliver
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t out_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t out_dma_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t owed_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t quota_ ABSL_GUARDED_BY(mu_) = SYSLINK_QUOTA_DEFAULT;
+  size_t dma_quota_ ABSL_GUARDED_BY(mu_) = SYSLINK_DMA_QUOTA_DEFAULT;
+  int quota_efd_ ABSL_GUARDED_BY(mu_) = -1;  // made on the first wait
+  uint64_t waiters_ ABSL_GUARDED_BY(mu_) = 0;
+  struct syslink_stats stats_ ABSL_GUARDED_BY(mu_) = {};
+};
+
+}  // namespace libsyslink
+
+#endif  // LIBSYSLINK_LINK_H_
