@@ -88,7 +88,7 @@ bool Link::AtEof() const {
 }
 
 bool Link::NonBlocking() const {
-  const int fl = fcntl(fd_, F_GETFL);
+  const int fl = fcntl(options_.nonblock_fd >= 0 ? options_.nonblock_fd : fd_, F_GETFL);
   return fl >= 0 && (fl & O_NONBLOCK);
 }
 
@@ -704,8 +704,17 @@ ssize_t Link::SendPacket(const LocalFrame& frame, const void* msg, size_t len,
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &fd, sizeof fd);
   }
-  const ssize_t n = sendmsg(fd_, &mh, MSG_NOSIGNAL);
-  if (n >= 0) return static_cast<ssize_t>(len);
+  ssize_t n;
+  for (;;) {
+    n = sendmsg(fd_, &mh, MSG_NOSIGNAL);
+    if (n >= 0) return static_cast<ssize_t>(len);
+    // The socket is full. A non-blocking socket under a blocking caller
+    // (a Listener's session) waits here; POLLHUP ends the wait.
+    if (errno != EAGAIN || NonBlocking()) break;
+    struct pollfd pfd = {fd_, POLLOUT, 0};
+    if (poll(&pfd, 1, -1) < 0 && errno == EINTR) return -EINTR;
+    if (shutdown_) return -EBADF;
+  }
   switch (errno) {
     case EPIPE:
     case ECONNRESET:

@@ -38,6 +38,10 @@ class Link : public Endpoint {
   struct Options {
     uint64_t sessid = 0;            // stamped on every message, both ways
     int death_errno = ECONNRESET;   // se_aux of replies synthesized at EOF
+    // Whose O_NONBLOCK flag decides whether calls may block: the socket's
+    // own (-1), or another descriptor's (a Listener's, for its sessions,
+    // whose sockets are always non-blocking).
+    int nonblock_fd = -1;
   };
   // Bounds on what a peer can make this side hold (a peer that bypasses the
   // library could otherwise send unlimited unreplied commands).
@@ -50,6 +54,7 @@ class Link : public Endpoint {
 
   int fd() const { return fd_; }
   uint64_t sessid() const { return options_.sessid; }
+  int death_errno() const { return options_.death_errno; }
 
   ssize_t Read(const struct iovec* iov, int iovcnt) override {
     return ReadWithFlags(iov, iovcnt, 0);

@@ -1,14 +1,21 @@
 #include "libsyslink/meshd_client.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "common/unique_fd.h"
+#include "libsyslink/control.h"
+#include "libsyslink/link.h"
+#include "libsyslink/listener.h"
+#include "libsyslink/names.h"
+#include "libsyslink/registry.h"
 
 namespace libsyslink {
 
@@ -25,23 +32,7 @@ std::string MeshdSocketPath() {
   return kRun;
 }
 
-bool ValidName(const char (&name)[SYSLINK_NAME_MAX], bool empty_ok) {
-  const size_t len = strnlen(name, SYSLINK_NAME_MAX);
-  if (len == SYSLINK_NAME_MAX) return false;  // not terminated
-  if (len == 0) return empty_ok;
-  for (size_t i = 0; i < len; i++) {
-    const char c = name[i];
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-namespace {
-
-// Connects to meshd's client socket. Returns 0 or ECONNREFUSED.
-int Dial(common::UniqueFd* out) {
+int DialMeshd(common::UniqueFd* out) {
   const std::string path = MeshdSocketPath();
   struct sockaddr_un addr = {};
   addr.sun_family = AF_UNIX;
@@ -56,24 +47,87 @@ int Dial(common::UniqueFd* out) {
   return 0;
 }
 
+namespace {
+
+int64_t NowMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
 }  // namespace
+
+int Call(int fd, const ctl::Message& req, int timeout_ms, ctl::Message* reply,
+         common::UniqueFd* got_fd) {
+  int err = ctl::Send(fd, req);
+  if (err != 0) return ECONNREFUSED;
+  const int64_t deadline = timeout_ms < 0 ? -1 : NowMs() + timeout_ms;
+  for (;;) {
+    int wait = -1;
+    if (deadline >= 0) {
+      const int64_t left = deadline - NowMs();
+      if (left <= 0) return ETIMEDOUT;
+      wait = static_cast<int>(left);
+    }
+    struct pollfd pfd = {fd, POLLIN, 0};
+    const int n = poll(&pfd, 1, wait);
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0) return ETIMEDOUT;
+    err = ctl::Receive(fd, MSG_DONTWAIT, reply, got_fd);
+    if (err == EAGAIN) continue;
+    if (err != 0) return ECONNREFUSED;
+    if (reply->reply && reply->msgid == req.msgid && reply->op == req.op) return 0;
+    got_fd->reset();  // not ours: ignore it
+  }
+}
 
 int MeshdListen(struct syslink_info_listen* info) {
   if (!ValidName(info->service, false) || (info->flags & ~SYSLINK_FLAG_NONBLOCK)) {
     return EINVAL;
   }
-  common::UniqueFd ctl;
-  int err = Dial(&ctl);
+  std::shared_ptr<Listener> listener;
+  const int err = Listener::Create(info->service, info->flags, &listener);
   if (err != 0) return err;
-  return ECONNREFUSED;  // the meshd request protocol is not built yet
+  info->fd = listener->fd();
+  Registry::Get().Add(info->fd, std::move(listener));
+  return 0;
 }
 
 int MeshdConnect(struct syslink_info_connect* info) {
   if (!ValidName(info->node, true) || !ValidName(info->service, false)) return EINVAL;
-  common::UniqueFd ctl;
-  int err = Dial(&ctl);
+  common::UniqueFd ctl_fd;
+  int err = DialMeshd(&ctl_fd);
   if (err != 0) return err;
-  return ECONNREFUSED;  // the meshd request protocol is not built yet
+  const int timeout = info->timeout_ms == 0 ? 10000 : info->timeout_ms;
+  ctl::Message req;
+  req.op = ctl::Op::kConnect;
+  req.msgid = 1;
+  req.service = info->service;
+  req.node = info->node;
+  req.has_timeout = true;
+  req.timeout_ms = timeout;
+  ctl::Message reply;
+  common::UniqueFd session;
+  // meshd enforces the timeout and answers ETIMEDOUT itself; the extra
+  // second covers a meshd that stopped answering altogether.
+  err = Call(ctl_fd.get(), req, timeout < 0 ? -1 : timeout + 1000, &reply, &session);
+  if (err != 0) return err;
+  if (reply.error != 0) return reply.error;
+  if (!session.ok() || reply.sessid == 0 ||
+      (reply.kind != static_cast<uint32_t>(ctl::Kind::kDirect) &&
+       reply.kind != static_cast<uint32_t>(ctl::Kind::kRelayed))) {
+    return ECONNREFUSED;
+  }
+  Link::Options opts;
+  opts.sessid = reply.sessid;
+  // Across the mesh the peer is meshd: its death is ECONNABORTED.
+  opts.death_errno =
+      reply.kind == static_cast<uint32_t>(ctl::Kind::kRelayed) ? ECONNABORTED : ECONNRESET;
+  const int fd = session.release();
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  Registry::Get().Add(fd, std::make_shared<Link>(fd, opts));
+  info->fd = fd;
+  return 0;
 }
 
 }  // namespace libsyslink

@@ -131,6 +131,18 @@ SL_STATIC_ASSERT(offsetof(struct syslink_msg, sm_head) == 24, "sm_head at 24");
 #define SMPROTO_BSDVFS SM_PROTO_ENCODE(0x40)
 
 /*
+ * Reserved protocols used by syslink itself. SMPROTO_MESHCTL carries the
+ * library's requests to meshd and never reaches applications.
+ * SMPROTO_NOTICE carries notices on LISTEN descriptors (see syslink()).
+ */
+#define SMPROTO_MESHCTL SM_PROTO_ENCODE(1)
+#define SMPROTO_NOTICE  SM_PROTO_ENCODE(2)
+
+/* Notices (sm_head se_cmd & SE_CMD_MASK) on a LISTEN descriptor. */
+#define SL_NOTICE_SESSION_OPEN   1 /* a client opened session sm_sessid */
+#define SL_NOTICE_SESSION_CLOSED 2 /* session sm_sessid ended; se_aux: why */
+
+/*
  * se_cmd flags. Switch on the whole 16-bit se_cmd, so that a reply or an
  * untranslated element is never mistaken for a command.
  */
@@ -323,7 +335,22 @@ struct syslink_info_new {
 /*
  * SYSLINK_CMD_LISTEN: publish SERVICE (a NUL-terminated name) on this node.
  * FD receives a descriptor on which the commands of every session arrive,
- * each carrying its session's sm_sessid. FLAGS: SYSLINK_FLAG_NONBLOCK.
+ * each carrying its session's sm_sessid (nonzero, unguessable). Reply by
+ * writing the reply to the same descriptor; originate a command to a
+ * session by setting its sm_sessid. FLAGS: SYSLINK_FLAG_NONBLOCK.
+ *
+ * The descriptor also delivers notices, which need no reply: messages with
+ * sm_proto SMPROTO_NOTICE | SM_PROTO_REPLY, sm_msgid 0, sm_sessid naming the
+ * session and sm_head.se_cmd SL_NOTICE_* | SE_CMDF_GLOBAL | SE_CMDF_REPLY.
+ * SL_NOTICE_SESSION_OPEN comes before the session's first command;
+ * SL_NOTICE_SESSION_CLOSED (se_aux: ECONNRESET when the client died or
+ * closed, EHOSTUNREACH when its node failed, ECONNABORTED when meshd went
+ * away) comes after the session's last synthesized reply, and the sessid is
+ * then gone (writes to it fail with EPIPE).
+ *
+ * Sessions between processes on the same node do not pass through meshd,
+ * and survive a meshd restart; the library re-registers the service with
+ * the new meshd by itself.
  */
 struct syslink_info_listen {
   struct syslink_info head;
