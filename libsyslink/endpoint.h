@@ -33,6 +33,9 @@ class Endpoint {
 // The DMA bytes moved by this thread's last successful read (see
 // syslink_dma_bytes()).
 size_t& ThreadDmaBytes();
+// For a DMAR command that thread's last read returned: the room its
+// originator offered for the reply's data (0 otherwise). meshd forwards it.
+uint32_t& ThreadDmarRoom();
 
 }  // namespace libsyslink
 

@@ -18,6 +18,8 @@
 //   kDirect   none             reply only: dma_bytes were written straight
 //                              into the originator's memfd (sent as kMemfd)
 //
+// A packet may also be a bare goodbye frame (kFlagGoodbye, below).
+//
 // Local links never leave the host, so the header is in host byte order.
 // Every field is checked by the receiver (see Link::Accept in link.cc).
 // docs/protocol.md describes the same thing for humans.
@@ -39,7 +41,13 @@ struct LocalFrame {
   static constexpr uint32_t kMagic = 0x314b4c53;  // "SLK1"
 
   static constexpr uint8_t kFlagCopy = 0x01;
-  static constexpr uint8_t kKnownFlags = kFlagCopy;
+  // A goodbye: a frame with no message, carrier kNone, dma_room = an errno.
+  // The sender (meshd, relaying a session) says why the link is about to
+  // end; the receiver uses it as the se_aux of the replies it synthesizes
+  // at end-of-file (EHOSTUNREACH: the far node failed, ECONNRESET: the far
+  // process died, ECONNABORTED: meshd is going away).
+  static constexpr uint8_t kFlagGoodbye = 0x02;
+  static constexpr uint8_t kKnownFlags = kFlagCopy | kFlagGoodbye;
 
   uint32_t magic;
   Carrier carrier;

@@ -19,6 +19,11 @@ size_t& ThreadDmaBytes() {
   return bytes;
 }
 
+uint32_t& ThreadDmarRoom() {
+  static thread_local uint32_t room = 0;
+  return room;
+}
+
 namespace {
 
 // Header fields of a message that may sit at any alignment in a caller's
@@ -67,7 +72,8 @@ int CopyFromMemfd(int fd, bool one_off, uint64_t offset, void* dst, size_t len) 
 
 }  // namespace
 
-Link::Link(int fd, Options options) : fd_(fd), options_(options) {
+Link::Link(int fd, Options options)
+    : fd_(fd), options_(options), death_errno_(options.death_errno) {
   stats_.quota_bytes = SYSLINK_QUOTA_DEFAULT;
   stats_.dma_quota_bytes = SYSLINK_DMA_QUOTA_DEFAULT;
 }
@@ -150,6 +156,20 @@ void Link::FarEndGone(int why) {
   }
 }
 
+int Link::death_errno() {
+  absl::MutexLock lock(&mu_);
+  return death_errno_;
+}
+
+ssize_t Link::SendGoodbye(int why) {
+  LocalFrame f = {};
+  f.magic = LocalFrame::kMagic;
+  f.flags = LocalFrame::kFlagGoodbye;
+  f.dma_room = static_cast<uint32_t>(why);
+  const ssize_t r = SendPacket(f, nullptr, 0, -1);
+  return r < 0 ? r : 0;
+}
+
 bool Link::Drained() {
   absl::MutexLock lock(&mu_);
   return eof_ && synth_.empty();
@@ -176,6 +196,7 @@ bool Link::TakeSynthesized(const struct iovec& iov0, ssize_t* result) {
     StoreHeader(static_cast<unsigned char*>(iov0.iov_base), m);
     synth_.pop_back();
     ThreadDmaBytes() = 0;
+    ThreadDmarRoom() = 0;
     *result = SL_MIN_MSG_SIZE;
     return true;
   }
@@ -202,7 +223,7 @@ ssize_t Link::ReadWithFlags(const struct iovec* iov, int iovcnt, int recv_flags)
     const int got = Receive(iov, iovcnt, recv_flags, pkt.get());
     if (got == 0) {
       if (shutdown_) return -EBADF;
-      FarEndGone(options_.death_errno);
+      FarEndGone(death_errno());
       continue;
     }
     if (got < 0) return got;
@@ -319,6 +340,15 @@ ssize_t Link::Accept(std::unique_ptr<Packet> pkt, const struct iovec* iov,
       f.dma_bytes > SL_DMA_MAX || f.dma_room > SL_DMA_MAX) {
     return reject();
   }
+  if (f.flags & LocalFrame::kFlagGoodbye) {
+    if (pkt->msg_len != 0 || has_fd || f.carrier != Carrier::kNone || f.dma_room == 0 ||
+        f.dma_room >= 4096 || f.dma_bytes != 0) {
+      return reject();
+    }
+    absl::MutexLock lock(&mu_);
+    death_errno_ = static_cast<int>(f.dma_room);
+    return 0;  // not a message: read on (end-of-file follows)
+  }
   const bool wants_fd = f.carrier == Carrier::kPipe || f.carrier == Carrier::kMemfd;
   if (wants_fd != has_fd) return reject();
   if (sl_msg_validate(pkt->msg, pkt->msg_len) != 0) return reject();
@@ -398,6 +428,7 @@ ssize_t Link::AcceptReply(Packet* pkt, const struct iovec* iov) {
   StoreHeader(pkt->msg, hdr);
   if (pkt->msg != iov[0].iov_base) memcpy(iov[0].iov_base, pkt->msg, pkt->msg_len);
   ThreadDmaBytes() = data;
+  ThreadDmarRoom() = 0;
   return static_cast<ssize_t>(pkt->msg_len);
 }
 
@@ -471,6 +502,7 @@ ssize_t Link::AcceptCommand(Packet* pkt, const struct iovec* iov, int iovcnt) {
   StoreHeader(pkt->msg, hdr);
   if (pkt->msg != iov[0].iov_base) memcpy(iov[0].iov_base, pkt->msg, pkt->msg_len);
   ThreadDmaBytes() = data;
+  ThreadDmarRoom() = dmar ? f.dma_room : 0;
   return static_cast<ssize_t>(pkt->msg_len);
 }
 

@@ -54,7 +54,9 @@ class Link : public Endpoint {
 
   int fd() const { return fd_; }
   uint64_t sessid() const { return options_.sessid; }
-  int death_errno() const { return options_.death_errno; }
+  // The se_aux of synthesized replies: Options::death_errno, or what the
+  // far end's goodbye said.
+  int death_errno();
 
   ssize_t Read(const struct iovec* iov, int iovcnt) override {
     return ReadWithFlags(iov, iovcnt, 0);
@@ -69,6 +71,10 @@ class Link : public Endpoint {
   // Declares the far end gone (as at end-of-file) with WHY as the se_aux of
   // the synthesized replies. Idempotent: the first reason wins.
   void FarEndGone(int why);
+  // Sends a goodbye frame saying WHY (a positive errno) the link is about
+  // to end (see LocalFrame::kFlagGoodbye). Returns 0 or -errno (-EAGAIN if
+  // the socket is full and the link is non-blocking).
+  ssize_t SendGoodbye(int why);
   // True when the far end is gone and every synthesized reply was read.
   bool Drained();
 
@@ -144,6 +150,7 @@ class Link : public Endpoint {
   absl::Mutex mu_;
   std::atomic<bool> shutdown_{false};
   bool eof_ ABSL_GUARDED_BY(mu_) = false;
+  int death_errno_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, Owed> owed_ ABSL_GUARDED_BY(mu_);
   std::vector<Synth> synth_ ABSL_GUARDED_BY(mu_);  // back: next to deliver

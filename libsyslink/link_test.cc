@@ -775,6 +775,37 @@ TEST(Syslink, GarbageFromAPeerIsDroppedAndCounted) {
   close(pfd[1]);
 }
 
+// meshd, relaying a session, says why it is ending before it closes: the
+// replies synthesized for the commands in flight carry that errno.
+TEST(Syslink, GoodbyeSetsTheErrnoOfSynthesizedReplies) {
+  Pair p;
+  for (int i = 0; i < 3; i++) ASSERT_GT(Send(p.a, Command(10 + i)), 0);
+  struct Frame {
+    uint32_t magic;
+    uint8_t carrier, flags;
+    uint16_t reserved;
+    uint32_t dma_bytes, dma_room;
+    uint64_t dma_offset;
+  };
+  // A malformed goodbye (with a message after it) is rejected.
+  unsigned char bad[24 + 32] = {};
+  Frame f = {0x314b4c53, 0, 0x02, 0, 0, EHOSTUNREACH, 0};
+  memcpy(bad, &f, sizeof f);
+  Msg junk = Command(1);
+  memcpy(bad + 24, &junk, 32);
+  ASSERT_EQ(send(p.b, bad, sizeof bad, MSG_NOSIGNAL), static_cast<ssize_t>(sizeof bad));
+  ASSERT_EQ(send(p.b, &f, sizeof f, MSG_NOSIGNAL), static_cast<ssize_t>(sizeof f));
+  p.CloseB();
+  Msg got;
+  for (int i = 0; i < 3; i++) {
+    ASSERT_EQ(Recv(p.a, &got), 32);
+    EXPECT_EQ(got.msg.sm_msgid, 10u + i);
+    EXPECT_EQ(got.msg.sm_head.se_aux, EHOSTUNREACH);
+  }
+  EXPECT_EQ(Recv(p.a, &got), 0);
+  EXPECT_EQ(Stats(p.a).rejected, 1u);
+}
+
 TEST(Syslink, PadIsNeverDelivered) {
   Pair p;
   alignas(8) uint16_t pad[8] = {SMPROTO_PAD, 16, 0, 0, 0, 0, 0, 0};
