@@ -552,7 +552,9 @@ ssize_t Link::WriteCommand(struct syslink_msg* msg, size_t len,
   p.bytes = static_cast<uint32_t>(len);
   int memfd = -1;
   if (dma != nullptr) {
-    if (reinterpret_cast<uintptr_t>(dma->iov_base) % PageSize() != 0) return -EINVAL;
+    if (!options_.copy_out && reinterpret_cast<uintptr_t>(dma->iov_base) % PageSize() != 0) {
+      return -EINVAL;
+    }
     const uint32_t dlen = static_cast<uint32_t>(dma->iov_len);
     p.dma_len = dlen;
     if (dmar) {
@@ -562,7 +564,8 @@ ssize_t Link::WriteCommand(struct syslink_msg* msg, size_t len,
     }
     if (dmaw) f.dma_bytes = dlen;
     uint64_t offset;
-    if (DmaBuffers::Get().Find(dma->iov_base, dlen, dmar, &memfd, &offset)) {
+    if (!options_.copy_out &&
+        DmaBuffers::Get().Find(dma->iov_base, dlen, dmar, &memfd, &offset)) {
       f.carrier = Carrier::kMemfd;
       f.dma_offset = offset;
       p.dmar_direct = dmar;
@@ -574,7 +577,9 @@ ssize_t Link::WriteCommand(struct syslink_msg* msg, size_t len,
   if (dma != nullptr && dmaw && f.carrier != Carrier::kMemfd) {
     int fd;
     bool as_memfd;
-    const int perr = MakeSplicePipe(dma->iov_base, dma->iov_len, &fd, &as_memfd);
+    const int perr = options_.copy_out
+                         ? MakeCopyPipe(dma->iov_base, dma->iov_len, &fd, &as_memfd)
+                         : MakeSplicePipe(dma->iov_base, dma->iov_len, &fd, &as_memfd);
     if (perr != 0) {
       Unreserve(msg->sm_msgid);
       return -perr;

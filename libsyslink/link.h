@@ -42,6 +42,10 @@ class Link : public Endpoint {
     // own (-1), or another descriptor's (a Listener's, for its sessions,
     // whose sockets are always non-blocking).
     int nonblock_fd = -1;
+    // meshd's relay links: DMA data this side sends is always copied into
+    // the pipe (never pinned by vmsplice, never shared as a memfd), so the
+    // buffer may be reused at once and need not be page-aligned.
+    bool copy_out = false;
   };
   // Bounds on what a peer can make this side hold (a peer that bypasses the
   // library could otherwise send unlimited unreplied commands).

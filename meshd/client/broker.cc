@@ -112,17 +112,18 @@ void Broker::Connect(Client* c, const Message& m) {
         .Kv("error", strerror(err));
     Reply(c, m, err);
   };
-  if (!m.node.empty() && m.node != node_name_) {
-    // The mesh is not built yet: no other node is reachable.
-    return refuse(EHOSTUNREACH, &counters_.connect_unreachable);
-  }
   if (draining_) return refuse(EAGAIN, &counters_.connect_limited);
-  auto svc = services_.find(m.service);
-  if (svc == services_.end()) return refuse(ECONNREFUSED, &counters_.connect_refused);
   if (sessions_.size() + pending_.size() >= limits_.max_sessions ||
       sessions_per_pid_[c->pid()] >= limits_.max_sessions_per_client) {
     return refuse(EAGAIN, &counters_.connect_limited);
   }
+  if (!m.node.empty() && m.node != node_name_) {
+    if (remote_ == nullptr) return refuse(EHOSTUNREACH, &counters_.connect_unreachable);
+    remote_->Connect(c, m, NewSessid());
+    return;
+  }
+  auto svc = services_.find(m.service);
+  if (svc == services_.end()) return refuse(ECONNREFUSED, &counters_.connect_refused);
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
     return refuse(errno == EMFILE || errno == ENFILE ? EAGAIN : errno, nullptr);
@@ -134,30 +135,72 @@ void Broker::Connect(Client* c, const Message& m) {
   p.service_conn = svc->second.conn;
   p.sessid = NewSessid();
   p.service = m.service;
+  p.client_pid = c->pid();
+  p.client_uid = c->uid();
   p.client_end.reset(pair[1]);
-  sessions_per_pid_[c->pid()]++;  // counted while pending too
+  const int timeout = !m.has_timeout || m.timeout_ms == 0 ? limits_.default_connect_timeout_ms
+                                                           : m.timeout_ms;
+  OfferSession(std::move(p), std::move(service_end),
+               static_cast<uint32_t>(Kind::kDirect), timeout);
+}
 
+void Broker::OpenRelayedSession(const std::string& service, uint64_t sessid,
+                                const std::string& peer_node, int32_t peer_pid,
+                                int32_t peer_uid, int timeout_ms,
+                                common::UniqueFd service_end, std::function<void(int)> done) {
+  counters_.connects++;
+  int err = 0;
+  auto svc = services_.find(service);
+  if (draining_ || sessions_.size() + pending_.size() >= limits_.max_sessions) {
+    err = EAGAIN;
+    counters_.connect_limited++;
+  } else if (svc == services_.end()) {
+    err = ECONNREFUSED;
+    counters_.connect_refused++;
+  } else if (sessions_.contains(sessid)) {
+    err = EEXIST;
+  }
+  if (err != 0) {
+    done(err);
+    return;
+  }
+  PendingConnect p;
+  p.done = std::move(done);
+  p.service_conn = svc->second.conn;
+  p.sessid = sessid;
+  p.service = service;
+  p.peer_node = peer_node;
+  p.client_pid = peer_pid;
+  p.client_uid = static_cast<uid_t>(peer_uid);
+  OfferSession(std::move(p), std::move(service_end),
+               static_cast<uint32_t>(Kind::kRelayed),
+               timeout_ms == 0 ? limits_.default_connect_timeout_ms : timeout_ms);
+}
+
+void Broker::OfferSession(PendingConnect p, common::UniqueFd service_end, uint32_t kind,
+                          int timeout_ms) {
+  if (p.client != nullptr) sessions_per_pid_[p.client_pid]++;  // counted while pending
   const uint64_t open_id = next_msgid_++;
   Message open;
   open.op = Op::kSessionOpen;
   open.msgid = open_id;
   open.sessid = p.sessid;
-  open.kind = static_cast<uint32_t>(Kind::kDirect);
-  open.peer_pid = c->pid();
-  open.peer_uid = static_cast<int32_t>(c->uid());
-  const int timeout = !m.has_timeout || m.timeout_ms == 0 ? limits_.default_connect_timeout_ms
-                                                           : m.timeout_ms;
-  if (timeout > 0) {
+  open.kind = kind;
+  open.node = p.peer_node;
+  open.peer_pid = p.client_pid;
+  open.peer_uid = static_cast<int32_t>(p.client_uid);
+  if (timeout_ms > 0) {
     p.timer = timers_();
-    p.timer->Start(static_cast<uint64_t>(timeout), [this, open_id] {
+    p.timer->Start(static_cast<uint64_t>(timeout_ms), [this, open_id] {
       counters_.connect_timeouts++;
       FinishConnect(open_id, ETIMEDOUT);
     });
   }
+  Client* service = p.service_conn;
   pending_.emplace(open_id, std::move(p));
-  // Last: Send may fail and close the service connection, which calls
-  // ClientGone and finishes this connect with ECONNREFUSED.
-  svc->second.conn->Send(open, service_end.get());
+  // Send never calls back into the Broker: a failure closes the service's
+  // connection later, and ClientGone finishes this with ECONNREFUSED.
+  service->Send(open, service_end.get());
 }
 
 void Broker::SessionOpenReply(Client* service, const Message& m) {
@@ -172,24 +215,39 @@ void Broker::FinishConnect(uint64_t open_msgid, int error) {
   PendingConnect p = std::move(it->second);
   pending_.erase(it);
   if (p.timer != nullptr) p.timer->Cancel();
-  Message req;
-  req.op = Op::kConnect;
-  req.msgid = p.client_msgid;
   if (error != 0) {
-    if (--sessions_per_pid_[p.client->pid()] == 0) sessions_per_pid_.erase(p.client->pid());
+    if (p.client != nullptr && --sessions_per_pid_[p.client_pid] == 0) {
+      sessions_per_pid_.erase(p.client_pid);
+    }
     if (error != ETIMEDOUT) counters_.connect_refused++;
-    Reply(p.client, req, error);
+    if (p.done) {
+      p.done(error);
+    } else {
+      Message req;
+      req.op = Op::kConnect;
+      req.msgid = p.client_msgid;
+      Reply(p.client, req, error);
+    }
     return;  // closing client_end tells the service, if it took the session
   }
-  Session s{p.sessid, p.service, p.service_conn, p.client->pid(), p.client->uid(), UnixMs()};
+  Session s{p.sessid,      p.service,       p.service_conn, p.client_pid,
+            p.client_uid,  UnixMs(),        p.peer_node};
   sessions_.emplace(p.sessid, s);
   counters_.connects_ok++;
   counters_.sessions_opened++;
   common::Log(common::LogLevel::kInfo, "broker", "session opened")
       .Kv("sessid", Hex(p.sessid))
       .Kv("service", p.service)
-      .Kv("client_pid", p.client->pid())
-      .Kv("kind", "local");
+      .Kv("client_pid", p.client_pid)
+      .Kv("kind", p.peer_node.empty() ? "local" : "remote")
+      .Kv("peer_node", p.peer_node);
+  if (p.done) {
+    p.done(0);
+    return;
+  }
+  Message req;
+  req.op = Op::kConnect;
+  req.msgid = p.client_msgid;
   Message ok = libsyslink::ctl::ReplyTo(req, 0);
   ok.sessid = p.sessid;
   ok.kind = static_cast<uint32_t>(Kind::kDirect);
@@ -202,8 +260,10 @@ void Broker::SessionEnded(Client* c, const Message& m) {
     Reply(c, m, ENOENT);
     return;
   }
-  const pid_t pid = it->second.client_pid;
-  if (--sessions_per_pid_[pid] == 0) sessions_per_pid_.erase(pid);
+  if (it->second.peer_node.empty()) {
+    const pid_t pid = it->second.client_pid;
+    if (--sessions_per_pid_[pid] == 0) sessions_per_pid_.erase(pid);
+  }
   counters_.sessions_closed++;
   common::Log(common::LogLevel::kInfo, "broker", "session closed")
       .Kv("sessid", Hex(m.sessid))
@@ -214,6 +274,7 @@ void Broker::SessionEnded(Client* c, const Message& m) {
 }
 
 void Broker::ClientGone(Client* c) {
+  if (remote_ != nullptr) remote_->ClientGone(c);
   // Connects it was waiting for.
   std::vector<uint64_t> finished;
   for (auto& [id, p] : pending_) {
@@ -225,7 +286,7 @@ void Broker::ClientGone(Client* c) {
   }
   for (uint64_t id : finished) {
     auto it = pending_.find(id);
-    if (it->second.client == c) {
+    if (it->second.client == c && it->second.service_conn != c) {
       // Nobody to answer: drop it (closing client_end tells the service).
       if (it->second.timer != nullptr) it->second.timer->Cancel();
       if (--sessions_per_pid_[c->pid()] == 0) sessions_per_pid_.erase(c->pid());
@@ -245,8 +306,10 @@ void Broker::ClientGone(Client* c) {
     service_of_.erase(svc);
     for (auto it = sessions_.begin(); it != sessions_.end();) {
       if (it->second.service_conn == c) {
-        const pid_t pid = it->second.client_pid;
-        if (--sessions_per_pid_[pid] == 0) sessions_per_pid_.erase(pid);
+        if (it->second.peer_node.empty()) {
+          const pid_t pid = it->second.client_pid;
+          if (--sessions_per_pid_[pid] == 0) sessions_per_pid_.erase(pid);
+        }
         counters_.sessions_closed++;
         sessions_.erase(it++);
       } else {
@@ -269,8 +332,9 @@ std::vector<Broker::ServiceInfo> Broker::Services() const {
 std::vector<Broker::SessionInfo> Broker::Sessions() const {
   std::vector<SessionInfo> out;
   for (const auto& [id, s] : sessions_) {
-    out.push_back(SessionInfo{id, s.service, "local", s.client_pid, s.client_uid,
-                              s.service_conn->pid(), s.opened_unix_ms});
+    out.push_back(SessionInfo{id, s.service, s.peer_node.empty() ? "local" : "remote",
+                              s.client_pid, s.client_uid, s.service_conn->pid(),
+                              s.opened_unix_ms});
   }
   return out;
 }

@@ -51,6 +51,17 @@ class Timer {
 };
 using TimerFactory = std::function<std::unique_ptr<Timer>()>;
 
+// The mesh side of sessions (meshd/relay): CONNECTs to other nodes.
+class RemoteSessions {
+ public:
+  virtual ~RemoteSessions() = default;
+  // Opens session SESSID from client C (request M) to service M.service on
+  // node M.node, and answers C itself (errno, or sessid + descriptor).
+  virtual void Connect(Client* c, const libsyslink::ctl::Message& m, uint64_t sessid) = 0;
+  // C is gone: drop its pending CONNECTs (no answer).
+  virtual void ClientGone(Client* c) = 0;
+};
+
 class Broker {
  public:
   struct Limits {
@@ -85,8 +96,25 @@ class Broker {
   Broker(std::string node_name, Limits limits, TimerFactory timers);
   ~Broker();
 
+  // Where CONNECTs to other nodes go (nullptr: only this node exists).
+  void SetRemote(RemoteSessions* remote) { remote_ = remote; }
+
   // A request from client C (already decoded and credential-checked).
   void OnRequest(Client* c, const libsyslink::ctl::Message& m, common::UniqueFd fd);
+
+  // A session arriving from another node for local SERVICE: SERVICE_END
+  // (meshd's relay holds the other end) goes to the service as a relayed
+  // session; DONE(errno) runs once: 0 when the service took it, else
+  // ECONNREFUSED (no such service, or it died), EAGAIN (limits, draining),
+  // ETIMEDOUT (not taken within TIMEOUT_MS). DONE may run before this
+  // returns (immediate refusals).
+  void OpenRelayedSession(const std::string& service, uint64_t sessid,
+                          const std::string& peer_node, int32_t peer_pid, int32_t peer_uid,
+                          int timeout_ms, common::UniqueFd service_end,
+                          std::function<void(int)> done);
+
+  // A fresh session id: 64 random bits, top bit set, not in use here.
+  uint64_t NewSessid();
   // C is gone: its service, sessions and pending requests are cleaned up.
   void ClientGone(Client* c);
   // Stop taking new sessions (drain): CONNECT and LISTEN get EAGAIN.
@@ -109,14 +137,20 @@ class Broker {
     pid_t client_pid;
     uid_t client_uid;
     int64_t opened_unix_ms;
+    std::string peer_node;  // empty: a local client
   };
-  // A CONNECT waiting for the service to take the session.
+  // A session waiting for the service to take it: a local CONNECT (CLIENT
+  // is answered) or a relayed one (DONE is called).
   struct PendingConnect {
-    Client* client;
-    uint64_t client_msgid;
-    Client* service_conn;
-    uint64_t sessid;
+    Client* client = nullptr;
+    uint64_t client_msgid = 0;
+    std::function<void(int)> done;
+    Client* service_conn = nullptr;
+    uint64_t sessid = 0;
     std::string service;
+    std::string peer_node;
+    pid_t client_pid = 0;
+    uid_t client_uid = 0;
     common::UniqueFd client_end;
     std::unique_ptr<Timer> timer;
   };
@@ -125,13 +159,16 @@ class Broker {
   void Connect(Client* c, const libsyslink::ctl::Message& m);
   void SessionEnded(Client* c, const libsyslink::ctl::Message& m);
   void SessionOpenReply(Client* service, const libsyslink::ctl::Message& m);
+  // Sends kSessionOpen for P (and SERVICE_END) to the service; P waits.
+  void OfferSession(PendingConnect p, common::UniqueFd service_end, uint32_t kind,
+                    int timeout_ms);
   void FinishConnect(uint64_t open_msgid, int error);
   void Reply(Client* c, const libsyslink::ctl::Message& m, int error);
-  uint64_t NewSessid();
 
   const std::string node_name_;
   const Limits limits_;
   TimerFactory timers_;
+  RemoteSessions* remote_ = nullptr;
   bool draining_ = false;
   uint64_t next_msgid_ = 1;
   Counters counters_;

@@ -1,0 +1,693 @@
+#include "meshd/relay/relay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "common/log.h"
+
+namespace meshd {
+
+using libsyslink::Link;
+using libsyslink::ctl::Kind;
+using libsyslink::ctl::Message;
+using libsyslink::ctl::Op;
+
+namespace {
+
+constexpr int kDefaultOpenTimeoutMs = 10000;
+// meshd's own Links: the window bounds what is in flight, not these.
+constexpr size_t kLinkQuota = 16u << 20;
+constexpr size_t kLinkDmaQuota = 256u << 20;
+// DMA messages smaller than this are copied into a right-sized frame rather
+// than sending the 128 KiB read buffer.
+constexpr size_t kMoveFrameMin = 16384;
+
+struct PollData {
+  Relay* relay;
+  uint64_t sessid;
+};
+
+struct syslink_msg Header(std::string_view msg) {
+  struct syslink_msg h = {};
+  memcpy(&h, msg.data(), std::min(msg.size(), sizeof h));
+  return h;
+}
+
+}  // namespace
+
+struct Relay::Edge {
+  enum class State { kOpening, kOpen, kClosing };
+
+  uint64_t sessid = 0;
+  bool client_side = false;
+  uint64_t far_node = 0;
+  std::string far_name;
+  std::string service;
+  uint64_t link = 0;
+  State state = State::kOpening;
+  std::shared_ptr<Link> local;
+  uv_poll_t* poll = nullptr;
+  int poll_events = 0;
+  // A client edge while opening.
+  Client* client = nullptr;
+  uint64_t client_msgid = 0;
+  common::UniqueFd client_end;
+  common::UniqueFd meshd_end;
+  std::unique_ptr<Timer> timer;
+  // Flow control.
+  uint64_t window_used = 0;  // sent toward the far edge, not yet credited
+  uint64_t to_credit = 0;    // delivered locally, not yet credited back
+  bool read_blocked = false;
+  bool want_write = false;
+  std::deque<std::string> to_local;
+  size_t to_local_bytes = 0;
+  // Commands we wrote into the local socket with DMAR: where the reply's
+  // data lands (a frame, so it travels on without another copy).
+  absl::flat_hash_map<uint64_t, std::string> reply_frames;
+  std::string read_frame;  // receives the next local DMAW data in place
+  int close_why = 0;
+  uint64_t msgs_in = 0, msgs_out = 0;
+
+  // The direction flag of frames this edge sends.
+  uint8_t out_flags() const { return client_side ? 0 : kToClient; }
+};
+
+Relay::Relay(uv_loop_t* loop, Options options, MeshPort* mesh, Broker* broker,
+             TimerFactory timers)
+    : loop_(loop), options_(options), mesh_(mesh), broker_(broker), timers_(std::move(timers)) {}
+
+Relay::~Relay() {
+  for (auto& [id, e] : edges_) {
+    if (e->poll != nullptr) {
+      uv_close(reinterpret_cast<uv_handle_t*>(e->poll), [](uv_handle_t* h) {
+        delete static_cast<PollData*>(h->data);
+        delete reinterpret_cast<uv_poll_t*>(h);
+      });
+    }
+  }
+}
+
+bool Relay::SendOn(uint64_t link, std::string payload) {
+  if (!mesh_->SendData(link, std::move(payload))) return false;
+  counters_.frames_out++;
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Opening
+
+void Relay::Connect(Client* c, const Message& m, uint64_t sessid) {
+  counters_.opens++;
+  auto refuse = [&](int err) {
+    counters_.opens_failed++;
+    c->Send(libsyslink::ctl::ReplyTo(m, err));
+  };
+  if (shutting_down_ || session_count() >= options_.max_sessions) return refuse(EAGAIN);
+  const std::optional<uint64_t> node = mesh_->Resolve(m.node);
+  if (!node.has_value()) return refuse(EHOSTUNREACH);
+  const uint64_t link = mesh_->NextHop(*node);
+  if (link == 0) return refuse(EHOSTUNREACH);
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return refuse(EAGAIN);
+  auto e = std::make_unique<Edge>();
+  e->sessid = sessid;
+  e->client_side = true;
+  e->far_node = *node;
+  e->far_name = m.node;
+  e->service = m.service;
+  e->link = link;
+  e->client = c;
+  e->client_msgid = m.msgid;
+  e->meshd_end.reset(pair[0]);
+  e->client_end.reset(pair[1]);
+  const int timeout = !m.has_timeout || m.timeout_ms == 0 ? kDefaultOpenTimeoutMs : m.timeout_ms;
+  if (timeout > 0) {
+    e->timer = timers_();
+    e->timer->Start(static_cast<uint64_t>(timeout), [this, sessid] {
+      auto it = edges_.find(sessid);
+      if (it == edges_.end() || it->second->state != Edge::State::kOpening) return;
+      // Clean up whatever was built on the way (and the far edge, if any).
+      SendOn(it->second->link, EncodeControl(RelayType::kClose, sessid, ETIMEDOUT));
+      FailOpen(it->second.get(), ETIMEDOUT);
+    });
+  }
+  relay::RelayOpen open;
+  open.set_src_node(mesh_->self_id());
+  open.set_src_name(mesh_->self_name());
+  open.set_dst_node(*node);
+  open.set_service(m.service);
+  open.set_timeout_ms(timeout);
+  open.set_window_bytes(options_.window_bytes);
+  open.set_client_pid(c->pid());
+  open.set_client_uid(static_cast<int32_t>(c->uid()));
+  Edge* raw = e.get();
+  edges_.emplace(sessid, std::move(e));
+  if (!SendOn(link, EncodeOpen(sessid, open))) FailOpen(raw, EHOSTUNREACH);
+}
+
+void Relay::FailOpen(Edge* e, int error) {
+  counters_.opens_failed++;
+  if (e->client != nullptr) {
+    Message m;
+    m.op = Op::kConnect;
+    m.msgid = e->client_msgid;
+    e->client->Send(libsyslink::ctl::ReplyTo(m, error));
+  }
+  Destroy(e);
+}
+
+void Relay::ClientGone(Client* c) {
+  std::vector<uint64_t> gone;
+  for (auto& [id, e] : edges_) {
+    if (e->state == Edge::State::kOpening && e->client == c) gone.push_back(id);
+  }
+  for (uint64_t id : gone) {
+    Edge* e = edges_[id].get();
+    SendOn(e->link, EncodeControl(RelayType::kClose, id, ECONNRESET));
+    Destroy(e);
+  }
+}
+
+void Relay::OnOpen(uint64_t link, RelayFrame& f, std::string payload) {
+  const uint64_t sessid = f.sessid;
+  relay::RelayOpen& o = f.open;
+  auto answer = [&](int err) { SendOn(link, EncodeControl(RelayType::kOpenReply, sessid, err)); };
+  if (edges_.contains(sessid) || transits_.contains(sessid)) return answer(EEXIST);
+  if (shutting_down_ || session_count() >= options_.max_sessions) return answer(EAGAIN);
+  if (o.dst_node() == mesh_->self_id()) {
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return answer(EAGAIN);
+    auto meshd_end = std::make_shared<common::UniqueFd>(pair[0]);
+    const relay::RelayOpen open = o;
+    broker_->OpenRelayedSession(
+        o.service(), sessid, o.src_name(), o.client_pid(), o.client_uid(), o.timeout_ms(),
+        common::UniqueFd(pair[1]), [this, sessid, link, open, meshd_end](int err) {
+          ServiceEdgeOpened(sessid, link, open, std::move(*meshd_end), err);
+        });
+    return;
+  }
+  // Transit: on toward the service's node.
+  const uint64_t next = mesh_->NextHop(o.dst_node());
+  if (next == 0 || next == link || o.hops() >= options_.max_hops) return answer(EHOSTUNREACH);
+  o.set_hops(o.hops() + 1);
+  transits_[sessid] = Transit{link, next};
+  if (!SendOn(next, EncodeOpen(sessid, o))) {
+    transits_.erase(sessid);
+    answer(EHOSTUNREACH);
+  }
+  (void)payload;
+}
+
+void Relay::ServiceEdgeOpened(uint64_t sessid, uint64_t link, const relay::RelayOpen& open,
+                              common::UniqueFd meshd_end, int error) {
+  if (error != 0 || edges_.contains(sessid)) {
+    counters_.opens_failed++;
+    SendOn(link, EncodeControl(RelayType::kOpenReply, sessid, error != 0 ? error : EEXIST));
+    return;
+  }
+  auto e = std::make_unique<Edge>();
+  e->sessid = sessid;
+  e->client_side = false;
+  e->far_node = open.src_node();
+  e->far_name = open.src_name();
+  e->service = open.service();
+  e->link = link;
+  e->meshd_end = std::move(meshd_end);
+  Edge* raw = e.get();
+  edges_.emplace(sessid, std::move(e));
+  StartLocal(raw);
+  counters_.opens_ok++;
+  if (!SendOn(link, EncodeControl(RelayType::kOpenReply, sessid, 0))) {
+    Teardown(raw, EHOSTUNREACH, false);
+  }
+}
+
+void Relay::OnOpenReply(uint64_t link, const RelayFrame& f, std::string payload) {
+  auto eit = edges_.find(f.sessid);
+  if (eit != edges_.end()) {
+    Edge* e = eit->second.get();
+    if (!e->client_side || e->state != Edge::State::kOpening || e->link != link) {
+      counters_.bad_frames++;
+      return;
+    }
+    if (f.value != 0) {
+      FailOpen(e, static_cast<int>(f.value));
+      return;
+    }
+    if (e->timer != nullptr) e->timer->Cancel();
+    Message m;
+    m.op = Op::kConnect;
+    m.msgid = e->client_msgid;
+    Message ok = libsyslink::ctl::ReplyTo(m, 0);
+    ok.sessid = e->sessid;
+    ok.kind = static_cast<uint32_t>(Kind::kRelayed);
+    e->client->Send(ok, e->client_end.get());
+    e->client_end.reset();
+    e->client = nullptr;
+    counters_.opens_ok++;
+    common::Log(common::LogLevel::kInfo, "relay", "session opened")
+        .Kv("sessid", common::Hex(e->sessid))
+        .Kv("service", e->service)
+        .Kv("node", e->far_name);
+    StartLocal(e);
+    return;
+  }
+  auto tit = transits_.find(f.sessid);
+  if (tit != transits_.end() && link == tit->second.toward_service) {
+    const uint64_t back = tit->second.toward_client;
+    if (f.value != 0) transits_.erase(tit);
+    SendOn(back, std::move(payload));
+    counters_.frames_forwarded++;
+    return;
+  }
+  counters_.unknown_session++;
+}
+
+// ---------------------------------------------------------------------------
+// Frames
+
+void Relay::OnData(uint64_t link, uint64_t from_node, std::string payload) {
+  counters_.frames_in++;
+  RelayFrame f;
+  if (!DecodeRelay(payload, &f)) {
+    counters_.bad_frames++;
+    common::Log(common::LogLevel::kWarn, "relay", "malformed relay frame dropped")
+        .Kv("link", link)
+        .Kv("from_node", common::Hex(from_node))
+        .Kv("bytes", payload.size());
+    return;
+  }
+  switch (f.type) {
+    case RelayType::kOpen:
+      OnOpen(link, f, std::move(payload));
+      return;
+    case RelayType::kOpenReply:
+      OnOpenReply(link, f, std::move(payload));
+      return;
+    default:
+      break;
+  }
+  auto eit = edges_.find(f.sessid);
+  if (eit != edges_.end() && eit->second->link == link) {
+    OnEdgeFrame(eit->second.get(), f, std::move(payload));
+    return;
+  }
+  auto tit = transits_.find(f.sessid);
+  if (tit != transits_.end() &&
+      (link == tit->second.toward_client || link == tit->second.toward_service)) {
+    Forward(link, tit->second, f, std::move(payload));
+    return;
+  }
+  counters_.unknown_session++;
+  // A message for a session this node does not know: tell the sender's
+  // side to tear it down (never answer a close, to avoid ping-pong).
+  if (f.type == RelayType::kMsg) {
+    SendOn(link, EncodeControl(RelayType::kClose, f.sessid, EHOSTUNREACH));
+  }
+}
+
+void Relay::Forward(uint64_t from_link, Transit& t, const RelayFrame& f, std::string payload) {
+  const bool from_client_side = from_link == t.toward_client;
+  if ((f.type == RelayType::kMsg || f.type == RelayType::kCredit) &&
+      from_client_side == ((f.flags & kToClient) != 0)) {
+    counters_.bad_frames++;  // travelling the wrong way
+    return;
+  }
+  const uint64_t to = from_client_side ? t.toward_service : t.toward_client;
+  t.frames++;
+  if (f.type == RelayType::kClose) transits_.erase(f.sessid);
+  counters_.frames_forwarded++;
+  if (!SendOn(to, std::move(payload))) return;  // OnLinkDown cleans up
+  if (mesh_->Congested(to) && !paused_links_.contains(from_link)) {
+    mesh_->PauseRead(from_link);
+    paused_links_.insert(from_link);
+  }
+}
+
+void Relay::OnEdgeFrame(Edge* e, const RelayFrame& f, std::string payload) {
+  const uint8_t expect = e->client_side ? kToClient : 0;  // frames toward us
+  switch (f.type) {
+    case RelayType::kMsg: {
+      if ((f.flags & kToClient) != expect) {
+        counters_.bad_frames++;
+        return;
+      }
+      if (e->state != Edge::State::kOpen) return;  // closing: dropped
+      e->msgs_in++;
+      e->to_local_bytes += payload.size();
+      e->to_local.push_back(std::move(payload));
+      if (e->to_local_bytes > 2ull * options_.window_bytes + SL_DMA_MAX + SL_MAXSIZE) {
+        // The far side ignored the window: it is broken or hostile.
+        common::Log(common::LogLevel::kWarn, "relay", "window overrun: session torn down")
+            .Kv("sessid", common::Hex(e->sessid))
+            .Kv("queued", e->to_local_bytes);
+        Teardown(e, ECONNABORTED, true);
+        return;
+      }
+      FlushLocal(e);
+      return;
+    }
+    case RelayType::kCredit:
+      if ((f.flags & kToClient) != expect) {
+        counters_.bad_frames++;
+        return;
+      }
+      e->window_used -= std::min<uint64_t>(e->window_used, f.value);
+      if (e->read_blocked && e->state == Edge::State::kOpen) ReadLocal(e);
+      return;
+    case RelayType::kClose:
+      if (e->state == Edge::State::kOpening) {
+        FailOpen(e, f.value != 0 ? static_cast<int>(f.value) : ECONNREFUSED);
+        return;
+      }
+      Teardown(e, f.value != 0 ? static_cast<int>(f.value) : ECONNRESET, false);
+      return;
+    default:
+      counters_.bad_frames++;
+      return;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The local socket of an edge
+
+void Relay::StartLocal(Edge* e) {
+  const int fd = e->meshd_end.release();
+  fcntl(fd, F_SETFL, O_NONBLOCK);
+  Link::Options opts;
+  opts.sessid = e->sessid;
+  opts.death_errno = ECONNRESET;
+  opts.copy_out = true;
+  e->local = std::make_shared<Link>(fd, opts);
+  e->local->SetQuota(kLinkQuota, kLinkDmaQuota);
+  e->state = Edge::State::kOpen;
+  e->poll = new uv_poll_t;
+  uv_poll_init(loop_, e->poll, fd);
+  e->poll->data = new PollData{this, e->sessid};
+  UpdatePoll(e);
+}
+
+void Relay::UpdatePoll(Edge* e) {
+  if (e->poll == nullptr) return;
+  int events = 0;
+  if (e->state == Edge::State::kOpen && !e->read_blocked) events |= UV_READABLE | UV_DISCONNECT;
+  if (e->want_write && e->state != Edge::State::kOpening) events |= UV_WRITABLE;
+  if (events == e->poll_events) return;
+  e->poll_events = events;
+  if (events == 0) {
+    uv_poll_stop(e->poll);
+  } else {
+    uv_poll_start(e->poll, events, OnLocalEvent);
+  }
+}
+
+void Relay::OnLocalEvent(uv_poll_t* h, int status, int events) {
+  auto* pd = static_cast<PollData*>(h->data);
+  Relay* self = pd->relay;
+  auto it = self->edges_.find(pd->sessid);
+  if (it == self->edges_.end()) return;
+  Edge* e = it->second.get();
+  if (status < 0) events = UV_READABLE;  // let the read find out what happened
+  if (events & UV_WRITABLE) self->FlushLocal(e);
+  // FlushLocal may have ended the session.
+  it = self->edges_.find(pd->sessid);
+  if (it == self->edges_.end()) return;
+  if (events & (UV_READABLE | UV_DISCONNECT)) self->ReadLocal(it->second.get());
+}
+
+void Relay::ReadLocal(Edge* e) {
+  for (int i = 0; i < 64; i++) {
+    if (e->state != Edge::State::kOpen) return;
+    if (e->window_used >= options_.window_bytes || mesh_->Congested(e->link)) {
+      e->read_blocked = true;
+      UpdatePoll(e);
+      return;
+    }
+    e->read_blocked = false;
+    if (e->read_frame.size() != kMsgDmaOffset + SL_DMA_MAX) {
+      e->read_frame.assign(kMsgDmaOffset + SL_DMA_MAX, '\0');
+    }
+    alignas(8) unsigned char msg[SL_MAXSIZE];
+    struct iovec iov[2] = {{msg, SL_MAXSIZE},
+                           {e->read_frame.data() + kMsgDmaOffset, SL_DMA_MAX}};
+    const ssize_t r = e->local->ReadWithFlags(iov, 2, MSG_DONTWAIT);
+    if (r == -EAGAIN) break;
+    if (r == 0) {
+      // The local process is gone; the replies its Link synthesized for
+      // our commands went out before this.
+      Teardown(e, ECONNRESET, true);
+      return;
+    }
+    if (r < 0) {
+      Teardown(e, ECONNABORTED, true);
+      return;
+    }
+    const size_t dma = libsyslink::ThreadDmaBytes();
+    const uint32_t room = libsyslink::ThreadDmarRoom();
+    const std::string_view m(reinterpret_cast<const char*>(msg), static_cast<size_t>(r));
+    const struct syslink_msg h = Header(m);
+    std::string frame;
+    if (h.sm_proto & SM_PROTO_REPLY) {
+      auto it = e->reply_frames.find(h.sm_msgid);
+      if (it != e->reply_frames.end()) {
+        // Its data (if any) is already in this frame.
+        frame = std::move(it->second);
+        e->reply_frames.erase(it);
+        FinishMsg(&frame, e->sessid, e->out_flags(), m, static_cast<uint32_t>(dma), 0);
+      } else {
+        frame = EncodeMsg(e->sessid, e->out_flags(), m, {}, 0);
+      }
+    } else if (dma >= kMoveFrameMin) {
+      frame = std::move(e->read_frame);
+      e->read_frame.clear();
+      FinishMsg(&frame, e->sessid, e->out_flags(), m, static_cast<uint32_t>(dma), room);
+    } else {
+      frame = EncodeMsg(e->sessid, e->out_flags(), m,
+                        std::string_view(e->read_frame.data() + kMsgDmaOffset, dma), room);
+    }
+    counters_.dma_bytes_copied += dma;  // local pipe/memfd -> frame (once)
+    counters_.dma_bytes_to_mesh += dma;
+    counters_.msgs_to_mesh++;
+    e->msgs_out++;
+    e->window_used += frame.size();
+    if (!SendOn(e->link, std::move(frame))) {
+      Teardown(e, EHOSTUNREACH, false);
+      return;
+    }
+  }
+  UpdatePoll(e);
+}
+
+void Relay::FlushLocal(Edge* e) {
+  while (!e->to_local.empty() && e->local != nullptr) {
+    std::string& payload = e->to_local.front();
+    const size_t size = payload.size();
+    RelayFrame f;
+    DecodeRelay(payload, &f);  // checked on arrival
+    const struct syslink_msg h = Header(f.msg);
+    const bool reply = h.sm_proto & SM_PROTO_REPLY;
+    const bool dmar = !reply && (h.sm_head.se_cmd & SE_CMDF_DMAR);
+    const bool dmaw = !reply && (h.sm_head.se_cmd & SE_CMDF_DMAW);
+    struct iovec iov[2] = {{const_cast<char*>(f.msg.data()), f.msg.size()}, {nullptr, 0}};
+    int iovcnt = 1;
+    std::string landing;  // DMAR: where the reply's data will land
+    bool landing_is_payload = false;
+    if (dmar) {
+      if (f.dma_bytes >= f.dmar_room) {
+        landing_is_payload = true;  // DMAW|DMAR: reuse this frame's buffer
+      } else {
+        landing.assign(kMsgDmaOffset + f.dmar_room, '\0');
+      }
+      char* base = landing_is_payload ? payload.data() : landing.data();
+      iov[1] = {base + kMsgDmaOffset, dmaw ? f.dma_bytes : f.dmar_room};
+      iovcnt = 2;
+    } else if (dmaw || (reply && f.dma_bytes > 0)) {
+      iov[1] = {const_cast<char*>(f.dma.data()), f.dma.size()};
+      iovcnt = 2;
+    }
+    const ssize_t r = e->local->Write(iov, iovcnt);
+    if (r == -EAGAIN) {
+      e->want_write = true;
+      UpdatePoll(e);
+      return;
+    }
+    if (r < 0) {
+      if (r == -ENOENT) {
+        counters_.late_replies++;
+      } else if (r != -EPIPE && r != -EBADF) {
+        counters_.refused_messages++;
+        common::Log(common::LogLevel::kWarn, "relay", "message from the mesh refused")
+            .Kv("sessid", common::Hex(e->sessid))
+            .Kv("error", strerror(static_cast<int>(-r)));
+      }
+    } else {
+      counters_.msgs_to_local++;
+      const size_t dma = iovcnt == 2 && (dmaw || reply) ? iov[1].iov_len : 0;
+      counters_.dma_bytes_to_local += dma;
+      counters_.dma_bytes_copied += dma;  // frame -> local pipe or memfd (once)
+      if (dmar) {
+        e->reply_frames[h.sm_msgid] = landing_is_payload ? std::move(payload) : std::move(landing);
+      }
+    }
+    e->to_local_bytes -= size;
+    e->to_credit += size;
+    e->to_local.pop_front();
+  }
+  if (e->want_write) {
+    e->want_write = false;
+    UpdatePoll(e);
+  }
+  SendCredit(e, e->to_local.empty());
+  if (e->state == Edge::State::kClosing && e->to_local.empty()) FinishTeardown(e);
+}
+
+void Relay::SendCredit(Edge* e, bool force) {
+  if (e->to_credit == 0 || e->state == Edge::State::kClosing) return;
+  if (!force && e->to_credit < options_.window_bytes / 4) return;
+  // Credit travels toward the far edge, like this edge's own frames.
+  SendOn(e->link, EncodeControl(RelayType::kCredit, e->sessid,
+                                static_cast<uint32_t>(e->to_credit), e->out_flags()));
+  e->to_credit = 0;
+}
+
+// ---------------------------------------------------------------------------
+// Ending sessions
+
+void Relay::Teardown(Edge* e, int why, bool far) {
+  if (e->state == Edge::State::kClosing) return;
+  if (e->state == Edge::State::kOpening) {
+    if (far) SendOn(e->link, EncodeControl(RelayType::kClose, e->sessid, why));
+    FailOpen(e, why);
+    return;
+  }
+  e->state = Edge::State::kClosing;
+  e->close_why = why;
+  if (far && SendOn(e->link, EncodeControl(RelayType::kClose, e->sessid, why))) {
+    counters_.closes_sent++;
+  }
+  common::Log(common::LogLevel::kInfo, "relay", "session closed")
+      .Kv("sessid", common::Hex(e->sessid))
+      .Kv("service", e->service)
+      .Kv("node", e->far_name)
+      .Kv("why", strerror(why));
+  UpdatePoll(e);
+  if (e->to_local.empty()) {
+    FinishTeardown(e);
+    return;
+  }
+  // Let what already arrived reach the local process first (bounded).
+  const uint64_t sessid = e->sessid;
+  e->timer = timers_();
+  e->timer->Start(options_.drain_timeout_ms, [this, sessid] {
+    auto it = edges_.find(sessid);
+    if (it != edges_.end()) FinishTeardown(it->second.get());
+  });
+}
+
+void Relay::FinishTeardown(Edge* e) {
+  if (e->local != nullptr) {
+    // The local library synthesizes a reply with this errno for each of its
+    // commands still unanswered.
+    e->local->SendGoodbye(e->close_why);
+  }
+  Destroy(e);
+}
+
+void Relay::Destroy(Edge* e) {
+  if (e->poll != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(e->poll), [](uv_handle_t* h) {
+      delete static_cast<PollData*>(h->data);
+      delete reinterpret_cast<uv_poll_t*>(h);
+    });
+    e->poll = nullptr;
+  }
+  edges_.erase(e->sessid);  // closes the local socket: the process sees end-of-file
+}
+
+void Relay::OnLinkDown(uint64_t link) {
+  std::vector<uint64_t> ids;
+  for (auto& [id, e] : edges_) {
+    if (e->link == link) ids.push_back(id);
+  }
+  for (uint64_t id : ids) {
+    auto it = edges_.find(id);
+    if (it == edges_.end()) continue;
+    counters_.teardowns_link_down++;
+    Teardown(it->second.get(), EHOSTUNREACH, false);
+  }
+  for (auto it = transits_.begin(); it != transits_.end();) {
+    const Transit& t = it->second;
+    if (t.toward_client == link || t.toward_service == link) {
+      const uint64_t other = t.toward_client == link ? t.toward_service : t.toward_client;
+      SendOn(other, EncodeControl(RelayType::kClose, it->first, EHOSTUNREACH));
+      counters_.teardowns_link_down++;
+      transits_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  paused_links_.erase(link);
+}
+
+void Relay::OnLinkWritable(uint64_t link) {
+  for (uint64_t l : paused_links_) mesh_->ResumeRead(l);
+  paused_links_.clear();
+  std::vector<uint64_t> ids;
+  for (auto& [id, e] : edges_) {
+    if (e->link == link && e->read_blocked) ids.push_back(id);
+  }
+  for (uint64_t id : ids) {
+    auto it = edges_.find(id);
+    if (it != edges_.end()) ReadLocal(it->second.get());
+  }
+}
+
+void Relay::OnReachability(uint64_t node, bool reachable) {
+  if (reachable) return;
+  std::vector<uint64_t> ids;
+  for (auto& [id, e] : edges_) {
+    if (e->far_node == node) ids.push_back(id);
+  }
+  for (uint64_t id : ids) {
+    auto it = edges_.find(id);
+    if (it == edges_.end()) continue;
+    counters_.teardowns_unreachable++;
+    Teardown(it->second.get(), EHOSTUNREACH, true);
+  }
+}
+
+void Relay::Shutdown() {
+  shutting_down_ = true;
+  std::vector<uint64_t> ids;
+  for (auto& [id, e] : edges_) ids.push_back(id);
+  for (uint64_t id : ids) {
+    auto it = edges_.find(id);
+    if (it != edges_.end()) Teardown(it->second.get(), ECONNABORTED, true);
+  }
+  for (auto& [id, t] : transits_) {
+    SendOn(t.toward_client, EncodeControl(RelayType::kClose, id, ECONNABORTED));
+    SendOn(t.toward_service, EncodeControl(RelayType::kClose, id, ECONNABORTED));
+  }
+  transits_.clear();
+}
+
+std::vector<Relay::SessionInfo> Relay::Sessions() const {
+  std::vector<SessionInfo> out;
+  for (const auto& [id, e] : edges_) {
+    out.push_back(SessionInfo{id, e->client_side ? "client-edge" : "service-edge", e->service,
+                              e->far_name, e->link, e->window_used, e->to_local_bytes,
+                              e->msgs_in, e->msgs_out});
+  }
+  for (const auto& [id, t] : transits_) {
+    out.push_back(SessionInfo{id, "transit", "", "", t.toward_service, 0, 0, t.frames,
+                              t.frames});
+  }
+  return out;
+}
+
+}  // namespace meshd

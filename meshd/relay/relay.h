@@ -1,0 +1,154 @@
+// Relay: sessions across the mesh (SPEC §5).
+//
+// A remote session is a virtual circuit. The client's meshd (the client
+// edge) sends kOpen toward the service's node; each meshd on the way keeps
+// a transit entry (which link leads toward the client, which toward the
+// service) and forwards; the service's meshd (the service edge) hands a
+// socket to the service through the Broker and answers kOpenReply back
+// along the same path. Every later frame of the session follows that path,
+// in order.
+//
+// At each edge meshd holds its end of the local session socket as a
+// libsyslink Link, so the local side gets every rule of a local link
+// (validation, quotas, exactly one reply), and so do the frames meshd
+// writes into it: a message from the mesh that the Link refuses (malformed,
+// duplicate msgid, reply to nothing) is dropped and counted.
+//
+// Failures and exactly one reply:
+//   - the local process dies: its Link synthesizes ECONNRESET replies for
+//     the commands meshd had written into it; they travel to the far side
+//     as ordinary replies; then kClose(ECONNRESET).
+//   - a link on the path fails or the far node becomes unreachable: each
+//     meshd next to the failure tears the session down toward the edges
+//     (kClose(EHOSTUNREACH)); an edge says goodbye(why) to its local socket
+//     and closes it, and the local library synthesizes one reply with that
+//     errno for each of its commands still unanswered, wherever they were.
+//   - the local meshd dies: the library sees end-of-file without goodbye
+//     and synthesizes ECONNABORTED.
+//
+// Flow control: each direction of a session has a window (bytes of kMsg
+// payload sent and not yet credited). An edge stops reading its local
+// socket when the window is full or the first link is congested; the
+// receiving edge returns credit as it delivers. A transit meshd whose
+// outgoing link is congested pauses reading the incoming link (TCP pushes
+// back). So a slow service slows its clients; no meshd buffers without
+// bound.
+//
+// DMA: data is copied once per meshd: from the local process's pipe or
+// memfd into the outgoing frame (client edge), from the incoming frame into
+// a pipe or the process's shared memfd (service edge); transit meshds
+// forward frames without copying them.
+#ifndef MESHD_RELAY_RELAY_H_
+#define MESHD_RELAY_RELAY_H_
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "libsyslink/link.h"
+#include "meshd/client/broker.h"
+#include "meshd/relay/mesh_port.h"
+#include "meshd/relay/relay_frame.h"
+
+namespace meshd {
+
+class Relay : public RemoteSessions {
+ public:
+  struct Options {
+    uint32_t window_bytes = 1u << 20;  // per session and direction
+    size_t max_sessions = 65536;       // edges + transits on this node
+    uint32_t max_hops = 32;            // kOpen dropped beyond
+    uint32_t drain_timeout_ms = 2000;  // flushing a closing session locally
+  };
+  struct Counters {
+    uint64_t opens = 0, opens_ok = 0, opens_failed = 0;
+    uint64_t frames_in = 0, frames_out = 0, frames_forwarded = 0;
+    uint64_t msgs_to_mesh = 0, msgs_to_local = 0;
+    uint64_t dma_bytes_to_mesh = 0, dma_bytes_to_local = 0;
+    uint64_t dma_bytes_copied = 0;      // user-space copies of DMA data here
+    uint64_t bad_frames = 0, unknown_session = 0, refused_messages = 0;
+    uint64_t late_replies = 0;
+    uint64_t closes_sent = 0, teardowns_link_down = 0, teardowns_unreachable = 0;
+  };
+  struct SessionInfo {
+    uint64_t sessid;
+    std::string role;  // "client-edge", "service-edge", "transit"
+    std::string service;
+    std::string peer_node;
+    uint64_t link;
+    uint64_t window_used;
+    uint64_t queued_bytes;
+    uint64_t msgs_in, msgs_out;
+  };
+
+  Relay(uv_loop_t* loop, Options options, MeshPort* mesh, Broker* broker, TimerFactory timers);
+  ~Relay() override;
+
+  // RemoteSessions (from the Broker).
+  void Connect(Client* c, const libsyslink::ctl::Message& m, uint64_t sessid) override;
+  void ClientGone(Client* c) override;
+
+  // Events from the mesh link layer.
+  void OnData(uint64_t link, uint64_t from_node, std::string payload);
+  void OnLinkDown(uint64_t link);
+  void OnLinkWritable(uint64_t link);
+  void OnReachability(uint64_t node, bool reachable);
+
+  // Tears every session down with ECONNABORTED (meshd is stopping).
+  void Shutdown();
+
+  const Counters& counters() const { return counters_; }
+  std::vector<SessionInfo> Sessions() const;
+  size_t session_count() const { return edges_.size() + transits_.size(); }
+
+ private:
+  struct Edge;
+  struct Transit {
+    uint64_t toward_client;
+    uint64_t toward_service;
+    uint64_t frames = 0;
+  };
+
+  void OnOpen(uint64_t link, RelayFrame& f, std::string payload);
+  void OnOpenReply(uint64_t link, const RelayFrame& f, std::string payload);
+  void ServiceEdgeOpened(uint64_t sessid, uint64_t link, const relay::RelayOpen& open,
+                         common::UniqueFd meshd_end, int error);
+  void OnEdgeFrame(Edge* e, const RelayFrame& f, std::string payload);
+  void Forward(uint64_t from_link, Transit& t, const RelayFrame& f, std::string payload);
+
+  // Edge I/O.
+  void StartLocal(Edge* e);
+  void UpdatePoll(Edge* e);
+  static void OnLocalEvent(uv_poll_t* h, int status, int events);
+  void ReadLocal(Edge* e);
+  void FlushLocal(Edge* e);
+  void SendCredit(Edge* e, bool force);
+  // Ends E: tells the far side (if FAR), says goodbye(WHY) locally after
+  // flushing what is queued (bounded by drain_timeout_ms), frees E.
+  void Teardown(Edge* e, int why, bool far);
+  void FinishTeardown(Edge* e);
+  void Destroy(Edge* e);
+  void FailOpen(Edge* e, int error);
+  bool SendOn(uint64_t link, std::string payload);
+
+  uv_loop_t* const loop_;
+  const Options options_;
+  MeshPort* const mesh_;
+  Broker* const broker_;
+  TimerFactory timers_;
+  bool shutting_down_ = false;
+  Counters counters_;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Edge>> edges_;
+  absl::flat_hash_map<uint64_t, Transit> transits_;
+  absl::flat_hash_set<uint64_t> paused_links_;  // links we stopped reading
+};
+
+}  // namespace meshd
+
+#endif  // MESHD_RELAY_RELAY_H_

@@ -1,0 +1,136 @@
+#include "meshd/relay/relay_frame.h"
+
+#include <string.h>
+
+#include "libsyslink/names.h"
+#include "syslink/syslink.h"
+
+namespace meshd {
+namespace {
+
+void PutU16(char* p, uint16_t v) {
+  p[0] = static_cast<char>(v);
+  p[1] = static_cast<char>(v >> 8);
+}
+void PutU32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = static_cast<char>(v >> (8 * i));
+}
+void PutU64(char* p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = static_cast<char>(v >> (8 * i));
+}
+uint16_t GetU16(const char* p) {
+  return static_cast<uint16_t>(static_cast<uint8_t>(p[0]) | static_cast<uint8_t>(p[1]) << 8);
+}
+uint32_t GetU32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; i--) v = v << 8 | static_cast<uint8_t>(p[i]);
+  return v;
+}
+uint64_t GetU64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = v << 8 | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+void PutHeader(char* p, RelayType type, uint8_t flags, uint32_t value, uint64_t sessid) {
+  p[0] = static_cast<char>(type);
+  p[1] = static_cast<char>(flags);
+  PutU16(p + 2, 0);
+  PutU32(p + 4, value);
+  PutU64(p + 8, sessid);
+}
+
+}  // namespace
+
+std::string EncodeOpen(uint64_t sessid, const relay::RelayOpen& open) {
+  std::string out(kRelayHeaderBytes, '\0');
+  PutHeader(out.data(), RelayType::kOpen, 0, 0, sessid);
+  open.AppendToString(&out);
+  return out;
+}
+
+std::string EncodeControl(RelayType type, uint64_t sessid, uint32_t value, uint8_t flags) {
+  std::string out(kRelayHeaderBytes, '\0');
+  PutHeader(out.data(), type, flags, value, sessid);
+  return out;
+}
+
+void FinishMsg(std::string* frame, uint64_t sessid, uint8_t flags, std::string_view msg,
+               uint32_t dma_bytes, uint32_t dmar_room) {
+  frame->resize(kMsgDmaOffset + dma_bytes);
+  char* p = frame->data();
+  PutHeader(p, RelayType::kMsg, flags, 0, sessid);
+  PutU32(p + kRelayHeaderBytes, dma_bytes);
+  PutU32(p + kRelayHeaderBytes + 4, dmar_room);
+  PutU16(p + kRelayHeaderBytes + 8, static_cast<uint16_t>(msg.size()));
+  PutU16(p + kRelayHeaderBytes + 10, 0);
+  PutU32(p + kRelayHeaderBytes + 12, 0);
+  frame->append(msg.data(), msg.size());
+}
+
+std::string EncodeMsg(uint64_t sessid, uint8_t flags, std::string_view msg,
+                      std::string_view dma, uint32_t dmar_room) {
+  std::string out;
+  out.reserve(kMsgDmaOffset + dma.size() + msg.size());
+  out.resize(kMsgDmaOffset);
+  out.append(dma.data(), dma.size());
+  FinishMsg(&out, sessid, flags, msg, static_cast<uint32_t>(dma.size()), dmar_room);
+  return out;
+}
+
+bool DecodeRelay(std::string_view payload, RelayFrame* out) {
+  if (payload.size() < kRelayHeaderBytes) return false;
+  const char* p = payload.data();
+  RelayFrame f;
+  const uint8_t type = static_cast<uint8_t>(p[0]);
+  if (type < static_cast<uint8_t>(RelayType::kOpen) ||
+      type > static_cast<uint8_t>(RelayType::kClose)) {
+    return false;
+  }
+  f.type = static_cast<RelayType>(type);
+  f.flags = static_cast<uint8_t>(p[1]);
+  if (GetU16(p + 2) != 0) return false;
+  f.value = GetU32(p + 4);
+  f.sessid = GetU64(p + 8);
+  if (f.sessid == 0) return false;
+  const std::string_view body = payload.substr(kRelayHeaderBytes);
+  switch (f.type) {
+    case RelayType::kOpen: {
+      if (f.flags != 0 || f.value != 0) return false;
+      if (!f.open.ParseFromArray(body.data(), static_cast<int>(body.size()))) return false;
+      if (f.open.src_node() == 0 || f.open.dst_node() == 0 ||
+          !libsyslink::ValidName(f.open.service(), false) ||
+          !libsyslink::ValidName(f.open.src_name(), false)) {
+        return false;
+      }
+      break;
+    }
+    case RelayType::kMsg: {
+      if ((f.flags & ~kToClient) != 0 || f.value != 0) return false;
+      if (body.size() < kMsgMetaBytes) return false;
+      f.dma_bytes = GetU32(body.data());
+      f.dmar_room = GetU32(body.data() + 4);
+      const size_t msg_len = GetU16(body.data() + 8);
+      if (GetU16(body.data() + 10) != 0 || GetU32(body.data() + 12) != 0) return false;
+      if (f.dma_bytes > SL_DMA_MAX || f.dmar_room > SL_DMA_MAX || msg_len > SL_MAXSIZE ||
+          msg_len < SL_MIN_PAD_SIZE) {
+        return false;
+      }
+      if (body.size() != kMsgMetaBytes + f.dma_bytes + msg_len) return false;
+      f.dma = body.substr(kMsgMetaBytes, f.dma_bytes);
+      f.msg = body.substr(kMsgMetaBytes + f.dma_bytes, msg_len);
+      break;
+    }
+    case RelayType::kCredit:
+      if ((f.flags & ~kToClient) != 0 || !body.empty() || f.value == 0) return false;
+      break;
+    case RelayType::kOpenReply:
+    case RelayType::kClose:
+      if (f.flags != 0 || !body.empty() || f.value >= 4096) return false;
+      break;
+  }
+  *out = std::move(f);
+  return true;
+}
+
+}  // namespace meshd

@@ -1,0 +1,95 @@
+#include "meshd/relay/relay_frame.h"
+
+#include <errno.h>
+
+#include <gtest/gtest.h>
+
+#include "syslink/syslink.h"
+
+namespace meshd {
+namespace {
+
+std::string AMessage(size_t payload) {
+  union {
+    struct syslink_msg msg;
+    char buf[SL_MAXSIZE];
+  } u = {};
+  struct syslink_elm* e = sl_elm_make(sl_msg_init_cmd(&u.msg, SM_PROTO_ENCODE(100), 1), 2,
+                                      static_cast<int>(payload));
+  memset(e + 1, 'p', payload);
+  u.msg.sm_msgid = 5;
+  sl_msg_fini(&u.msg);
+  return std::string(u.buf, SL_MSG_ALIGN(u.msg.sm_bytes));
+}
+
+TEST(RelayFrame, MsgRoundTrip) {
+  const std::string msg = AMessage(40);
+  const std::string dma(5000, 'd');
+  const std::string frame = EncodeMsg(77, kToClient, msg, dma, 8192);
+  RelayFrame f;
+  ASSERT_TRUE(DecodeRelay(frame, &f));
+  EXPECT_EQ(f.type, RelayType::kMsg);
+  EXPECT_EQ(f.flags, kToClient);
+  EXPECT_EQ(f.sessid, 77u);
+  EXPECT_EQ(f.dma_bytes, 5000u);
+  EXPECT_EQ(f.dmar_room, 8192u);
+  EXPECT_EQ(f.dma, dma);
+  EXPECT_EQ(f.msg, msg);
+}
+
+TEST(RelayFrame, FinishMsgInPlace) {
+  // DMA data written first at kMsgDmaOffset, header and message added after.
+  std::string frame(kMsgDmaOffset + SL_DMA_MAX, '\0');
+  memset(&frame[kMsgDmaOffset], 'x', 100);
+  const std::string msg = AMessage(8);
+  FinishMsg(&frame, 9, 0, msg, 100, 0);
+  RelayFrame f;
+  ASSERT_TRUE(DecodeRelay(frame, &f));
+  EXPECT_EQ(f.dma, std::string(100, 'x'));
+  EXPECT_EQ(f.msg, msg);
+}
+
+TEST(RelayFrame, OpenAndControl) {
+  relay::RelayOpen o;
+  o.set_src_node(1);
+  o.set_src_name("a");
+  o.set_dst_node(2);
+  o.set_service("kv");
+  RelayFrame f;
+  ASSERT_TRUE(DecodeRelay(EncodeOpen(5, o), &f));
+  EXPECT_EQ(f.type, RelayType::kOpen);
+  EXPECT_EQ(f.open.service(), "kv");
+  ASSERT_TRUE(DecodeRelay(EncodeControl(RelayType::kClose, 5, EHOSTUNREACH), &f));
+  EXPECT_EQ(f.value, static_cast<uint32_t>(EHOSTUNREACH));
+  ASSERT_TRUE(DecodeRelay(EncodeControl(RelayType::kCredit, 5, 4096, kToClient), &f));
+  EXPECT_EQ(f.value, 4096u);
+}
+
+TEST(RelayFrame, Rejects) {
+  RelayFrame f;
+  EXPECT_FALSE(DecodeRelay("", &f));
+  EXPECT_FALSE(DecodeRelay(std::string(15, '\0'), &f));
+  std::string c = EncodeControl(RelayType::kClose, 5, 1);
+  c[0] = 9;  // unknown type
+  EXPECT_FALSE(DecodeRelay(c, &f));
+  EXPECT_FALSE(DecodeRelay(EncodeControl(RelayType::kClose, 0, 1), &f));  // sessid 0
+  EXPECT_FALSE(DecodeRelay(EncodeControl(RelayType::kCredit, 5, 0), &f));  // no credit
+  EXPECT_FALSE(DecodeRelay(EncodeControl(RelayType::kClose, 5, 70000), &f));
+  std::string m = EncodeMsg(5, 0, AMessage(8), "dd", 0);
+  EXPECT_FALSE(DecodeRelay(m.substr(0, m.size() - 1), &f));  // lengths must add up
+  EXPECT_FALSE(DecodeRelay(m + "x", &f));
+  std::string big = EncodeMsg(5, 0, AMessage(8), "", 0);
+  big[kRelayHeaderBytes + 4] = '\xff';  // dmar_room huge
+  big[kRelayHeaderBytes + 5] = '\xff';
+  big[kRelayHeaderBytes + 6] = '\xff';
+  EXPECT_FALSE(DecodeRelay(big, &f));
+  relay::RelayOpen o;
+  o.set_src_node(1);
+  o.set_src_name("bad name");
+  o.set_dst_node(2);
+  o.set_service("kv");
+  EXPECT_FALSE(DecodeRelay(EncodeOpen(5, o), &f));
+}
+
+}  // namespace
+}  // namespace meshd
