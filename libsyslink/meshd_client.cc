@@ -41,7 +41,8 @@ int DialMeshd(common::UniqueFd* out) {
   common::UniqueFd fd(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   if (!fd.ok()) return errno;
   if (connect(fd.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0) {
-    return ECONNREFUSED;
+    // The socket's mode keeps this process out: that is meshd refusing it.
+    return errno == EACCES || errno == EPERM ? EACCES : ECONNREFUSED;
   }
   *out = std::move(fd);
   return 0;

@@ -18,7 +18,8 @@ struct Message;
 // exists, else $XDG_RUNTIME_DIR/meshd.sock (else the /run path).
 std::string MeshdSocketPath();
 
-// Connects to meshd's client socket. Returns 0 or ECONNREFUSED.
+// Connects to meshd's client socket. Returns 0, EACCES (the socket's mode
+// keeps this process out) or ECONNREFUSED.
 int DialMeshd(common::UniqueFd* out);
 
 // Sends REQ on FD and waits up to TIMEOUT_MS (negative: forever) for its

@@ -8,6 +8,7 @@
 // READY=1 / STOPPING=1 (Type=notify).
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -73,8 +74,19 @@ void Stop(Daemon* d, const char* why) {
 
 }  // namespace
 
+// Accepts --check-config as well as --check_config.
+void DashesToUnderscores(int argc, char** argv) {
+  for (int i = 1; i < argc; i++) {
+    if (strncmp(argv[i], "--", 2) != 0) continue;
+    for (char* p = argv[i] + 2; *p != '\0' && *p != '='; p++) {
+      if (*p == '-') *p = '_';
+    }
+  }
+}
+
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("the syslink mesh daemon\n  meshd [--config FILE] [--check-config]");
+  DashesToUnderscores(argc, argv);
   absl::ParseCommandLine(argc, argv);
   signal(SIGPIPE, SIG_IGN);
 
@@ -96,8 +108,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   const MeshdConfig config = *std::move(loaded);
-  common::SetLogLevel(static_cast<common::LogLevel>(config.log().level()));
-  common::SetLogFormat(static_cast<common::LogFormat>(config.log().format()));
+  common::SetLogLevel(meshd::ToLogLevel(config.log().level()));
+  common::SetLogFormat(meshd::ToLogFormat(config.log().format()));
 
   Daemon d;
   uv_loop_init(&d.loop);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -46,6 +47,7 @@ int WaitPid(pid_t pid, std::chrono::milliseconds timeout) {
 TempDir::TempDir() {
   char tmpl[] = "/tmp/slm.XXXXXX";
   if (mkdtemp(tmpl) == nullptr) abort();
+  chmod(tmpl, 0755);  // the socket's own mode decides who may connect
   path_ = tmpl;
 }
 
@@ -66,7 +68,8 @@ std::string Runfile(const std::string& rel) {
 
 // ---------------------------------------------------------------------------
 
-Meshd::Meshd(const std::string& dir, const std::string& node, const std::string& extra)
+Meshd::Meshd(const std::string& dir, const std::string& node, const std::string& extra,
+             const std::string& client_extra)
     : dir_(dir) {
   client_socket_ = dir + "/" + node + ".sock";
   config_path_ = dir + "/" + node + ".conf";
@@ -74,7 +77,7 @@ Meshd::Meshd(const std::string& dir, const std::string& node, const std::string&
   notify_path_ = dir + "/" + node + ".notify";
   std::ofstream conf(config_path_);
   conf << "node { name: \"" << node << "\" }\n"
-       << "client { socket_path: \"" << client_socket_ << "\" }\n"
+       << "client { socket_path: \"" << client_socket_ << "\" " << client_extra << " }\n"
        << "admin { socket_path: \"" << dir << "/" << node << ".admin\" }\n"
        << "log { level: DEBUG }\n"
        << extra << "\n";

@@ -38,8 +38,10 @@ std::string Runfile(const std::string& workspace_relative);
 // A meshd process with its own config file, client socket and notify socket.
 class Meshd {
  public:
-  // EXTRA is appended to the generated config (protobuf text format).
-  Meshd(const std::string& dir, const std::string& node, const std::string& extra = "");
+  // EXTRA is appended to the generated config (protobuf text format);
+  // CLIENT_EXTRA goes inside its client { } block.
+  Meshd(const std::string& dir, const std::string& node, const std::string& extra = "",
+        const std::string& client_extra = "");
   ~Meshd();  // SIGKILLs it if still running
 
   // Starts meshd and waits (up to TIMEOUT) for READY=1. Returns false if it

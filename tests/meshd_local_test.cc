@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -224,13 +225,24 @@ TEST_F(MeshdLocal, Errors) {
     if (again == EADDRINUSE) std::this_thread::yield();
   }
   EXPECT_EQ(again, 0);
-  // A process whose uid meshd does not allow.
-  Child stranger([] {
-    if (setgid(65534) != 0 || setuid(65534) != 0) return 30;
+  // A process whose uid meshd does not allow: kept out by the socket's
+  // mode (0660) ...
+  auto as_stranger = [] {
+    if (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0) return 30;
     int fd;
-    return Connect("", "taken", 1000, &fd) == EACCES ? 0 : 31;
-  });
+    const int err = Connect("", "taken", 1000, &fd);
+    return err == EACCES ? 0 : 100 + err;
+  };
+  Child stranger(as_stranger);
   EXPECT_EQ(stranger.Wait(), 0);
+  // ... and by meshd's credential check when the socket is open to all.
+  Meshd open_meshd(dir_.path(), "n2", "", "socket_mode: 0666");
+  ASSERT_TRUE(open_meshd.Start()) << open_meshd.ReadLog();
+  setenv("SYSLINK_MESHD", open_meshd.client_socket().c_str(), 1);
+  Child stranger2(as_stranger);
+  EXPECT_EQ(stranger2.Wait(), 0);
+  EXPECT_NE(open_meshd.ReadLog().find("credentials refused"), std::string::npos);
+  setenv("SYSLINK_MESHD", meshd_->client_socket().c_str(), 1);
 }
 
 // A client killed while the service has commands outstanding to it: each
