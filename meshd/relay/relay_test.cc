@@ -1,0 +1,429 @@
+// The relay between two nodes joined by an in-memory link: real Brokers,
+// ClientServers and Relays on one libuv loop thread, real library calls
+// from test threads. The link delivers asynchronously (never re-entrantly)
+// and can be cut. Real TCP meshes are tested in tests/mesh_test.cc.
+#include "meshd/relay/relay.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "meshd/client/client_server.h"
+#include "meshd/uv_timer.h"
+#include "syslink/syslink.h"
+
+namespace meshd {
+namespace {
+
+constexpr sl_proto_t kProto = SM_PROTO_ENCODE(400);
+constexpr sl_cmd_t kEcho = 1, kHold = 2, kPing = 3;
+
+// Two nodes, "A" (id 1) and "B" (id 2), one link (id 7 on both sides).
+class FakeMesh {
+ public:
+  class Port : public MeshPort {
+   public:
+    Port(FakeMesh* mesh, uint64_t id, std::string name) : mesh_(mesh), id_(id), name_(name) {}
+    uint64_t self_id() const override { return id_; }
+    const std::string& self_name() const override { return name_; }
+    std::optional<uint64_t> Resolve(std::string_view n) const override {
+      if (n == "A") return 1;
+      if (n == "B") return 2;
+      return std::nullopt;
+    }
+    std::string NameOf(uint64_t node) const override { return node == 1 ? "A" : "B"; }
+    uint64_t NextHop(uint64_t node) const override {
+      return node != id_ && (node == 1 || node == 2) && !mesh_->cut_ ? 7 : 0;
+    }
+    bool SendData(uint64_t link, std::string payload) override {
+      if (link != 7 || mesh_->cut_) return false;
+      mesh_->Deliver(id_ == 1 ? 2 : 1, std::move(payload));
+      return true;
+    }
+    bool Congested(uint64_t) const override { return false; }
+    void PauseRead(uint64_t) override {}
+    void ResumeRead(uint64_t) override {}
+
+   private:
+    FakeMesh* mesh_;
+    uint64_t id_;
+    std::string name_;
+  };
+
+  explicit FakeMesh(uv_loop_t* loop) : loop_(loop) {
+    uv_async_init(loop, &async_, OnAsync);
+    async_.data = this;
+  }
+  void SetRelays(Relay* a, Relay* b) {
+    relays_[1] = a;
+    relays_[2] = b;
+  }
+  // Called on the loop thread only.
+  void Deliver(uint64_t to, std::string payload) {
+    queue_.push_back({to, std::move(payload)});
+    uv_async_send(&async_);
+  }
+  // From any thread: cut the link; both sides see it go down.
+  void Cut() {
+    std::lock_guard<std::mutex> l(mu_);
+    cut_requested_ = true;
+    uv_async_send(&async_);
+  }
+  void Close() { uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr); }
+
+ private:
+  static void OnAsync(uv_async_t* a) {
+    auto* m = static_cast<FakeMesh*>(a->data);
+    bool cut;
+    {
+      std::lock_guard<std::mutex> l(m->mu_);
+      cut = m->cut_requested_ && !m->cut_;
+    }
+    if (cut) {
+      m->cut_ = true;
+      m->queue_.clear();  // frames on the wire are lost
+      m->relays_[1]->OnLinkDown(7);
+      m->relays_[2]->OnLinkDown(7);
+      m->relays_[1]->OnReachability(2, false);
+      m->relays_[2]->OnReachability(1, false);
+    }
+    // Deliver what was queued before this wake-up; new frames wait a turn.
+    std::deque<std::pair<uint64_t, std::string>> batch;
+    batch.swap(m->queue_);
+    for (auto& [to, payload] : batch) {
+      if (!m->cut_) m->relays_[to]->OnData(7, to == 1 ? 2 : 1, std::move(payload));
+    }
+  }
+
+  uv_loop_t* loop_;
+  uv_async_t async_;
+  std::mutex mu_;
+  bool cut_requested_ = false;
+  bool cut_ = false;
+  std::deque<std::pair<uint64_t, std::string>> queue_;
+  std::map<uint64_t, Relay*> relays_;
+};
+
+struct Node {
+  Node(uv_loop_t* loop, const std::string& name, const std::string& socket, FakeMesh* mesh,
+       uint64_t id)
+      : broker(name, Broker::Limits{}, UvTimers(loop)),
+        clients(loop, ClientServer::Options{socket}, &broker),
+        port(mesh, id, name),
+        relay(loop, Relay::Options{}, &port, &broker, UvTimers(loop)) {
+    broker.SetRemote(&relay);
+  }
+  Broker broker;
+  ClientServer clients;
+  FakeMesh::Port port;
+  Relay relay;
+};
+
+union Msg {
+  struct syslink_msg msg;
+  unsigned char buf[SL_MAXSIZE];
+};
+
+Msg Command(uint64_t msgid, sl_cmd_t cmd, uint64_t sessid = 0) {
+  Msg m;
+  memset(&m, 0, sizeof m);
+  sl_msg_init_cmd(&m.msg, kProto, cmd);
+  m.msg.sm_msgid = msgid;
+  m.msg.sm_sessid = sessid;
+  sl_msg_fini(&m.msg);
+  return m;
+}
+
+size_t Len(const Msg& m) { return SL_MSG_ALIGN(m.msg.sm_bytes); }
+
+class RelayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/rly.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    uv_loop_init(&loop_);
+    mesh_ = std::make_unique<FakeMesh>(&loop_);
+    a_ = std::make_unique<Node>(&loop_, "A", dir_ + "/a.sock", mesh_.get(), 1);
+    b_ = std::make_unique<Node>(&loop_, "B", dir_ + "/b.sock", mesh_.get(), 2);
+    mesh_->SetRelays(&a_->relay, &b_->relay);
+    ASSERT_TRUE(a_->clients.Start().ok());
+    ASSERT_TRUE(b_->clients.Start().ok());
+    uv_async_init(&loop_, &stop_, [](uv_async_t* h) {
+      auto* t = static_cast<RelayTest*>(h->data);
+      t->a_->clients.Stop();
+      t->b_->clients.Stop();
+      t->a_->relay.Shutdown();
+      t->b_->relay.Shutdown();
+      t->mesh_->Close();
+      uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
+    });
+    stop_.data = this;
+    loop_thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
+  }
+  void TearDown() override {
+    uv_async_send(&stop_);
+    loop_thread_.join();
+    // The loop has stopped: the nodes can go.
+    a_.reset();
+    b_.reset();
+    uv_run(&loop_, UV_RUN_NOWAIT);  // run the close callbacks
+    uv_loop_close(&loop_);
+    std::string cmd = "rm -rf " + dir_;
+    (void)!system(cmd.c_str());
+  }
+  void UseNode(const char* n) {
+    setenv("SYSLINK_MESHD", (dir_ + (n[0] == 'A' ? "/a.sock" : "/b.sock")).c_str(), 1);
+  }
+  int Listen(const char* service) {
+    UseNode("B");
+    struct syslink_info_listen info = {};
+    info.head.version = SYSLINK_INFO_VERSION;
+    snprintf(info.service, sizeof info.service, "%s", service);
+    if (syslink(SYSLINK_CMD_LISTEN, &info.head, sizeof info) != 0) return -errno;
+    return info.fd;
+  }
+  int Connect(const char* node, const char* service, int timeout_ms = 5000) {
+    UseNode("A");
+    struct syslink_info_connect info = {};
+    info.head.version = SYSLINK_INFO_VERSION;
+    snprintf(info.node, sizeof info.node, "%s", node);
+    snprintf(info.service, sizeof info.service, "%s", service);
+    info.timeout_ms = timeout_ms;
+    if (syslink(SYSLINK_CMD_CONNECT, &info.head, sizeof info) != 0) return -errno;
+    return info.fd;
+  }
+
+  std::string dir_;
+  uv_loop_t loop_;
+  uv_async_t stop_;
+  std::unique_ptr<FakeMesh> mesh_;
+  std::unique_ptr<Node> a_, b_;
+  std::thread loop_thread_;
+};
+
+// A service thread: echoes kEcho (DMA data +1), holds kHold; with PINGS it
+// sends that many kPing commands to each new session. Records notices and
+// replies to its pings.
+struct Service {
+  explicit Service(int fd, int pings = 0) : fd(fd), pings(pings) {
+    thread = std::thread([this] { Run(); });
+  }
+  ~Service() {
+    syslink_close(fd);
+    thread.join();
+  }
+  void Run() {
+    static thread_local unsigned char data[SL_DMA_MAX] __attribute__((aligned(4096)));
+    uint64_t next = 1;
+    for (;;) {
+      Msg m;
+      struct iovec iov[2] = {{&m, sizeof m}, {data, sizeof data}};
+      if (syslink_readv(fd, iov, 2) <= 0) return;
+      if (m.msg.sm_proto == (SMPROTO_NOTICE | SM_PROTO_REPLY)) {
+        std::lock_guard<std::mutex> l(mu);
+        const sl_cmd_t what = m.msg.sm_head.se_cmd & SE_CMD_MASK;
+        if (what == SL_NOTICE_SESSION_OPEN) {
+          opened++;
+          for (int i = 0; i < pings; i++) {
+            Msg p = Command(next++, kPing, m.msg.sm_sessid);
+            syslink_write(fd, &p, Len(p));
+          }
+        } else {
+          closed_why.push_back(m.msg.sm_head.se_aux);
+        }
+        cv.notify_all();
+        continue;
+      }
+      if (m.msg.sm_proto & SM_PROTO_REPLY) {
+        std::lock_guard<std::mutex> l(mu);
+        ping_replies.push_back(m.msg.sm_head.se_aux);
+        cv.notify_all();
+        continue;
+      }
+      if ((m.msg.sm_head.se_cmd & SE_CMD_MASK) == kHold) continue;
+      const size_t got = syslink_dma_bytes();
+      for (size_t i = 0; i < got; i++) data[i]++;
+      Msg r;
+      sl_msg_init_reply(&m.msg, &r.msg, 0);
+      sl_msg_fini(&r.msg);
+      struct iovec out[2] = {{&r, Len(r)}, {data, got}};
+      const bool dmar = m.msg.sm_head.se_cmd & SE_CMDF_DMAR;
+      syslink_writev(fd, out, dmar && got > 0 ? 2 : 1);
+    }
+  }
+  // Waits (bounded) until PRED holds under the lock.
+  bool WaitFor(std::function<bool()> pred) {
+    std::unique_lock<std::mutex> l(mu);
+    return cv.wait_for(l, std::chrono::seconds(20), pred);
+  }
+  int fd;
+  int pings;
+  std::thread thread;
+  std::mutex mu;
+  std::condition_variable cv;
+  int opened = 0;
+  std::vector<int> closed_why;
+  std::vector<int> ping_replies;
+};
+
+void Echo(int fd, int rounds, bool memfd) {
+  constexpr size_t kLen = SL_DMA_MAX;
+  void* plain = nullptr;
+  unsigned char* buf;
+  if (memfd) {
+    buf = static_cast<unsigned char*>(syslink_dma_alloc(kLen));
+  } else {
+    ASSERT_EQ(posix_memalign(&plain, 4096, kLen), 0);
+    buf = static_cast<unsigned char*>(plain);
+  }
+  for (int r = 0; r < rounds; r++) {
+    for (size_t i = 0; i < kLen; i++) buf[i] = static_cast<unsigned char>(i * 7 + r);
+    Msg c = Command(100 + r, kEcho | SE_CMDF_DMAW | SE_CMDF_DMAR);
+    struct iovec iov[2] = {{&c, Len(c)}, {buf, kLen}};
+    ASSERT_EQ(syslink_writev(fd, iov, 2), static_cast<ssize_t>(Len(c)));
+    Msg rep;
+    for (;;) {
+      ASSERT_GT(syslink_read(fd, &rep, sizeof rep), 0) << strerror(errno);
+      if (rep.msg.sm_proto & SM_PROTO_REPLY) break;  // else a ping: held
+    }
+    ASSERT_EQ(rep.msg.sm_msgid, 100u + r);
+    ASSERT_EQ(rep.msg.sm_head.se_aux, 0);
+    ASSERT_EQ(syslink_dma_bytes(), kLen);
+    for (size_t i = 0; i < kLen; i++) {
+      ASSERT_EQ(buf[i], static_cast<unsigned char>(i * 7 + r + 1)) << "round " << r << " byte " << i;
+    }
+  }
+  if (memfd) syslink_dma_free(buf);
+  free(plain);
+}
+
+TEST_F(RelayTest, EchoAcrossNodesWithDma) {
+  const int lfd = Listen("echo");
+  ASSERT_GE(lfd, 0);
+  Service svc(lfd);
+  const int fd = Connect("B", "echo");
+  ASSERT_GE(fd, 0) << strerror(-fd);
+  struct syslink_stats st;
+  ASSERT_EQ(syslink_get_stats(fd, &st), 0);
+  EXPECT_NE(st.sessid, 0u);
+  Echo(fd, 20, false);
+  Echo(fd, 20, true);
+  // Small messages, many of them, pipelined.
+  for (int i = 0; i < 500; i++) {
+    Msg c = Command(10000 + i, kEcho);
+    ASSERT_GT(syslink_write(fd, &c, Len(c)), 0);
+  }
+  std::set<uint64_t> seen;
+  for (int i = 0; i < 500; i++) {
+    Msg r;
+    ASSERT_EQ(syslink_read(fd, &r, sizeof r), 32);
+    EXPECT_TRUE(seen.insert(r.msg.sm_msgid).second);
+  }
+  syslink_close(fd);
+  ASSERT_TRUE(svc.WaitFor([&] { return svc.closed_why.size() == 1; }));
+  EXPECT_EQ(svc.closed_why[0], ECONNRESET);
+}
+
+TEST_F(RelayTest, OpenErrors) {
+  EXPECT_EQ(Connect("C", "echo"), -EHOSTUNREACH);
+  EXPECT_EQ(Connect("B", "nobody"), -ECONNREFUSED);
+  const int lfd = Listen("sleepy");  // never reads: never takes a session
+  ASSERT_GE(lfd, 0);
+  EXPECT_EQ(Connect("B", "sleepy", 300), -ETIMEDOUT);
+  syslink_close(lfd);
+}
+
+// The client goes away while the service has commands outstanding to it:
+// each gets ECONNRESET (synthesized at the client's node, relayed back),
+// then the service sees the session close.
+TEST_F(RelayTest, ClientDeathAnswersTheServicesCommands) {
+  const int lfd = Listen("echo");
+  ASSERT_GE(lfd, 0);
+  Service svc(lfd, /*pings=*/9);
+  const int fd = Connect("B", "echo");
+  ASSERT_GE(fd, 0);
+  Echo(fd, 2, false);  // the pings have arrived by now (same path, in order)
+  syslink_close(fd);
+  ASSERT_TRUE(svc.WaitFor([&] { return svc.closed_why.size() == 1; }));
+  std::lock_guard<std::mutex> l(svc.mu);
+  EXPECT_EQ(svc.ping_replies.size(), 9u);
+  for (int e : svc.ping_replies) EXPECT_EQ(e, ECONNRESET);
+  EXPECT_EQ(svc.closed_why[0], ECONNRESET);
+}
+
+// The service goes away: the client's outstanding commands get ECONNRESET.
+TEST_F(RelayTest, ServiceDeathAnswersTheClientsCommands) {
+  const int lfd = Listen("echo");
+  ASSERT_GE(lfd, 0);
+  auto svc = std::make_unique<Service>(lfd);
+  const int fd = Connect("B", "echo");
+  ASSERT_GE(fd, 0);
+  Echo(fd, 1, true);
+  for (int i = 0; i < 15; i++) {
+    Msg h = Command(500 + i, kHold);
+    ASSERT_GT(syslink_write(fd, &h, Len(h)), 0);
+  }
+  Echo(fd, 1, false);  // the holds were delivered before this echo
+  svc.reset();         // closes the LISTEN descriptor: every session ends
+  std::set<uint64_t> got;
+  for (;;) {
+    Msg r;
+    const ssize_t n = syslink_read(fd, &r, sizeof r);
+    ASSERT_GE(n, 0);
+    if (n == 0) break;
+    EXPECT_EQ(r.msg.sm_head.se_aux, ECONNRESET);
+    EXPECT_TRUE(got.insert(r.msg.sm_msgid).second);
+  }
+  EXPECT_EQ(got.size(), 15u);
+  syslink_close(fd);
+}
+
+// The link between the nodes fails: everything in flight gets EHOSTUNREACH
+// on both sides, exactly once.
+TEST_F(RelayTest, LinkFailureTearsTheSessionDown) {
+  const int lfd = Listen("echo");
+  ASSERT_GE(lfd, 0);
+  Service svc(lfd, /*pings=*/4);
+  const int fd = Connect("B", "echo");
+  ASSERT_GE(fd, 0);
+  Echo(fd, 2, false);
+  for (int i = 0; i < 12; i++) {
+    Msg h = Command(700 + i, kHold);
+    ASSERT_GT(syslink_write(fd, &h, Len(h)), 0);
+  }
+  mesh_->Cut();
+  std::set<uint64_t> got;
+  for (;;) {
+    Msg r;
+    const ssize_t n = syslink_read(fd, &r, sizeof r);
+    ASSERT_GE(n, 0);
+    if (n == 0) break;
+    if (!(r.msg.sm_proto & SM_PROTO_REPLY)) continue;  // a ping
+    EXPECT_EQ(r.msg.sm_head.se_aux, EHOSTUNREACH);
+    EXPECT_TRUE(got.insert(r.msg.sm_msgid).second);
+  }
+  EXPECT_EQ(got.size(), 12u);
+  ASSERT_TRUE(svc.WaitFor([&] { return svc.closed_why.size() == 1; }));
+  std::lock_guard<std::mutex> l(svc.mu);
+  EXPECT_EQ(svc.closed_why[0], EHOSTUNREACH);
+  EXPECT_EQ(svc.ping_replies.size(), 4u);
+  for (int e : svc.ping_replies) EXPECT_EQ(e, EHOSTUNREACH);
+  syslink_close(fd);
+}
+
+}  // namespace
+}  // namespace meshd
