@@ -18,6 +18,7 @@
 #include "common/unique_fd.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
 namespace common {
@@ -236,7 +237,11 @@ TEST_F(LogTest, LevelNames) {
   EXPECT_EQ(LogLevelName(LogLevel::kInfo), "info");
 }
 
-// Every JSON line is valid JSON: protobuf's parser agrees, with the values.
+// Every JSON line is valid JSON, and means what was logged: protobuf's JSON
+// parser reads it into the same Struct as a hand-written equivalent. (Both
+// sides are parsed and compared inside libprotobuf: protobuf's inline Map
+// code, built with -fsanitize=thread, does not agree with the system
+// library, so the test does not touch Struct's map itself.)
 TEST_F(LogTest, JsonParses) {
   SetLogFormat(LogFormat::kJson);
   Log(LogLevel::kInfo, "c", "tricky \"msg\"\n")
@@ -246,22 +251,20 @@ TEST_F(LogTest, JsonParses) {
       .Kv("nan", std::nan(""))
       .Kv("inf", -HUGE_VAL)
       .Kv("d", 0.25);
-  std::string line = Drain();
-  ASSERT_FALSE(line.empty());
-  line.pop_back();
+  const std::string line = OneLine();  // without "ts"
   google::protobuf::Struct parsed;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &parsed).ok())
       << line;
-  const auto& f = parsed.fields();
-  EXPECT_EQ(f.at("level").string_value(), "info");
-  EXPECT_EQ(f.at("msg").string_value(), "tricky \"msg\"\n");
-  EXPECT_EQ(f.at("bad").string_value(), "a\xEF\xBF\xBD");
-  EXPECT_EQ(f.at("ctl").string_value(), std::string("\x00\x1f", 2));
-  EXPECT_EQ(f.at("n").number_value(), 3);
-  EXPECT_EQ(f.at("nan").string_value(), "nan");
-  EXPECT_EQ(f.at("inf").string_value(), "-inf");
-  EXPECT_EQ(f.at("d").number_value(), 0.25);
-  EXPECT_TRUE(IsTimestamp(f.at("ts").string_value()));
+  google::protobuf::Struct expected;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  R"({"level": "info", "comp": "c", "msg": "tricky \"msg\"\n",
+                      "bad": "a\ufffd", "ctl": "\u0000\u001f", "n": 3,
+                      "nan": "nan", "inf": "-inf", "d": 0.25})",
+                  &expected)
+                  .ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(parsed,
+                                                                 expected))
+      << line;
 }
 
 // Lines from many threads arrive whole. A reader thread keeps the pipe from
