@@ -89,8 +89,12 @@ int Main(int argc, char** argv) {
       absl::GetFlag(FLAGS_warmup_ms) >= 0 ? absl::GetFlag(FLAGS_warmup_ms) : quick ? 20 : 200;
   const int64_t iters = absl::GetFlag(FLAGS_iters);
   const int64_t warmup_iters = absl::GetFlag(FLAGS_warmup_iters);
-  if (iters < 0 || warmup_iters < 0 || run.reps > 1000) {
-    fprintf(stderr, "bench: --iters and --warmup_iters must be >= 0, --reps <= 1000\n");
+  if (absl::GetFlag(FLAGS_reps) < 0 || run.reps > 1000 || absl::GetFlag(FLAGS_ms) < 0 ||
+      ms > 3'600'000 || warmup_ms > 3'600'000 || iters < 0 || warmup_iters < 0 ||
+      absl::GetFlag(FLAGS_timeout_s) < 0) {
+    fprintf(stderr,
+            "bench: --reps must be in [1, 1000], --ms and --warmup_ms at most 3600000, and "
+            "--iters, --warmup_iters, --timeout_s not negative\n");
     return 2;
   }
   run.context.budget.warmup = {absl::Milliseconds(warmup_ms), warmup_iters};
