@@ -4,6 +4,7 @@
 //
 // Exit status: 0 when every case ran (skips allowed), 1 when a case failed
 // or the JSON could not be written, 2 on bad flags.
+#include <sched.h>
 #include <stdio.h>
 
 #include <fstream>

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <string.h>
 
+#include <cstddef>
 #include <string>
 
 #include <grpcpp/grpcpp.h>

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cassert>
+#include <cstddef>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
