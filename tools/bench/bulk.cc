@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "absl/strings/str_cat.h"
+#include "syslink/syslink.h"
 
 namespace bench {
 namespace {
@@ -18,6 +19,28 @@ void FillPattern(unsigned char* p, size_t n) {
 void Stamp(unsigned char* p, size_t n, uint64_t id) {
   memcpy(p, &id, sizeof id);
   memcpy(p + n - sizeof id, &id, sizeof id);
+}
+
+BufferRing::BufferRing(DmaBufferKind kind, size_t bytes, int window) : kind_(kind), bytes_(bytes) {
+  for (int i = 0; i < window; i++) {
+    unsigned char* p = nullptr;
+    if (kind == DmaBufferKind::kDmaAlloc) {
+      p = static_cast<unsigned char*>(syslink_dma_alloc(bytes));
+    } else {
+      plain_.push_back(std::make_unique<AlignedBuffer>(bytes));
+      p = plain_.back()->data();
+    }
+    if (p == nullptr) return;
+    FillPattern(p, bytes);
+    bufs_.push_back(p);
+  }
+  ok_ = window > 0;
+}
+
+BufferRing::~BufferRing() {
+  if (kind_ == DmaBufferKind::kDmaAlloc) {
+    for (unsigned char* p : bufs_) syslink_dma_free(p);
+  }
 }
 
 absl::Status CheckBulk(const unsigned char* p, size_t n, uint64_t id, bool full) {

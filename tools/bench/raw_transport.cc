@@ -143,25 +143,6 @@ class SocketpairEcho : public Transport {
 
 // --- bulk copy -------------------------------------------------------------
 
-// The originator's buffers, one per window slot, filled with the pattern.
-class Slots {
- public:
-  Slots(size_t bytes, int window) {
-    for (int i = 0; i < window; i++) {
-      bufs_.push_back(std::make_unique<AlignedBuffer>(bytes));
-      if (!bufs_.back()->ok()) return;
-      FillPattern(bufs_.back()->data(), bytes);
-    }
-    ok_ = true;
-  }
-  bool ok() const { return ok_; }
-  unsigned char* For(uint64_t id) const { return bufs_[id % bufs_.size()]->data(); }
-
- private:
-  std::vector<std::unique_ptr<AlignedBuffer>> bufs_;
-  bool ok_ = false;
-};
-
 // Sets SO_SNDBUF and SO_RCVBUF of FD to at least BYTES (the kernel caps
 // them at net.core.[wr]mem_max unless the ...FORCE options are allowed).
 absl::Status RaiseBuffers(int fd, size_t bytes) {
@@ -177,7 +158,7 @@ absl::Status RaiseBuffers(int fd, size_t bytes) {
 
 class RawBulkClient : public MsgClient {
  public:
-  RawBulkClient(UniqueFd fd, size_t bytes, std::unique_ptr<Slots> slots)
+  RawBulkClient(UniqueFd fd, size_t bytes, std::unique_ptr<BufferRing> slots)
       : fd_(std::move(fd)), bytes_(bytes), slots_(std::move(slots)) {
     BuildMessage(SL_MIN_MSG_SIZE, 0, &header_);
   }
@@ -210,7 +191,7 @@ class RawBulkClient : public MsgClient {
  private:
   UniqueFd fd_;
   const size_t bytes_;
-  std::unique_ptr<Slots> slots_;
+  std::unique_ptr<BufferRing> slots_;
   MsgBuffer header_;
   MsgBuffer reply_;
 };
@@ -255,7 +236,7 @@ class SocketpairBulk : public Transport {
   }
 
   absl::StatusOr<std::unique_ptr<MsgClient>> Connect() override {
-    auto slots = std::make_unique<Slots>(bytes_, window_);
+    auto slots = std::make_unique<BufferRing>(DmaBufferKind::kPlain, bytes_, window_);
     if (!slots->ok()) return absl::ResourceExhaustedError("no memory for the buffers");
     return std::unique_ptr<MsgClient>(new RawBulkClient(pair_.Take(1), bytes_, std::move(slots)));
   }
@@ -286,7 +267,7 @@ bool NotPermitted(int err) { return err == EPERM || err == EACCES || err == ENOS
 
 class VmReadvClient : public MsgClient {
  public:
-  VmReadvClient(UniqueFd fd, size_t bytes, std::unique_ptr<Slots> slots)
+  VmReadvClient(UniqueFd fd, size_t bytes, std::unique_ptr<BufferRing> slots)
       : fd_(std::move(fd)), bytes_(bytes), slots_(std::move(slots)) {}
   absl::Status Send(uint64_t id) override {
     unsigned char* buf = slots_->For(id);
@@ -310,7 +291,7 @@ class VmReadvClient : public MsgClient {
  private:
   UniqueFd fd_;
   const size_t bytes_;
-  std::unique_ptr<Slots> slots_;
+  std::unique_ptr<BufferRing> slots_;
 };
 
 class ProcessVmReadv : public Transport {
@@ -359,7 +340,7 @@ class ProcessVmReadv : public Transport {
     if (prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0) != 0 && errno != EINVAL) {
       return ErrnoStatus("prctl(PR_SET_PTRACER)", errno);
     }
-    auto slots = std::make_unique<Slots>(bytes_, window_);
+    auto slots = std::make_unique<BufferRing>(DmaBufferKind::kPlain, bytes_, window_);
     if (!slots->ok()) return absl::ResourceExhaustedError("no memory for the buffers");
     return std::unique_ptr<MsgClient>(new VmReadvClient(pair_.Take(1), bytes_, std::move(slots)));
   }

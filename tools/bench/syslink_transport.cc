@@ -147,43 +147,9 @@ class SyslinkEcho : public Transport {
   SyslinkPair pair_;
 };
 
-// The originator's DMA buffers, one per window slot.
-class DmaSlots {
- public:
-  DmaSlots(DmaBufferKind kind, size_t bytes, int window) : kind_(kind), bytes_(bytes) {
-    for (int i = 0; i < window; i++) {
-      unsigned char* p = nullptr;
-      if (kind == DmaBufferKind::kDmaAlloc) {
-        p = static_cast<unsigned char*>(syslink_dma_alloc(bytes));
-      } else {
-        plain_.push_back(std::make_unique<AlignedBuffer>(bytes));
-        p = plain_.back()->data();
-      }
-      if (p == nullptr) return;
-      FillPattern(p, bytes);
-      slots_.push_back(p);
-    }
-  }
-  ~DmaSlots() {
-    if (kind_ == DmaBufferKind::kDmaAlloc) {
-      for (unsigned char* p : slots_) syslink_dma_free(p);
-    }
-  }
-  bool ok(int window) const { return slots_.size() == static_cast<size_t>(window); }
-  // The buffer for request ID.
-  unsigned char* For(uint64_t id) const { return slots_[id % slots_.size()]; }
-  size_t bytes() const { return bytes_; }
-
- private:
-  const DmaBufferKind kind_;
-  const size_t bytes_;
-  std::vector<std::unique_ptr<AlignedBuffer>> plain_;
-  std::vector<unsigned char*> slots_;
-};
-
 class SyslinkDmaClient : public MsgClient {
  public:
-  SyslinkDmaClient(int fd, std::unique_ptr<DmaSlots> slots) : fd_(fd), slots_(std::move(slots)) {
+  SyslinkDmaClient(int fd, std::unique_ptr<BufferRing> slots) : fd_(fd), slots_(std::move(slots)) {
     BuildMessage(SL_MIN_MSG_SIZE, SE_CMDF_DMAW, &command_);
   }
   ~SyslinkDmaClient() override { syslink_close(fd_); }
@@ -202,7 +168,7 @@ class SyslinkDmaClient : public MsgClient {
 
  private:
   const int fd_;
-  std::unique_ptr<DmaSlots> slots_;
+  std::unique_ptr<BufferRing> slots_;
   MsgBuffer command_;
   MsgBuffer reply_;
 };
@@ -247,8 +213,8 @@ class SyslinkDmaWrite : public Transport {
 
   absl::StatusOr<std::unique_ptr<MsgClient>> Connect() override {
     const int fd = pair_.Keep(1);
-    auto slots = std::make_unique<DmaSlots>(kind_, bytes_, window_);
-    if (!slots->ok(window_)) return ErrnoStatus("allocating DMA buffers", errno);
+    auto slots = std::make_unique<BufferRing>(kind_, bytes_, window_);
+    if (!slots->ok()) return ErrnoStatus("allocating DMA buffers", errno);
     // The library's DMA quota must let the whole window be outstanding.
     const size_t dma_quota = bytes_ * static_cast<size_t>(window_);
     if (dma_quota > SYSLINK_DMA_QUOTA_DEFAULT && syslink_set_quota(fd, 0, dma_quota) != 0) {

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <memory>
 
+#include "tools/bench/bulk.h"
 #include "tools/bench/transport.h"
 
 namespace bench {
@@ -16,14 +17,8 @@ namespace bench {
 // SL_MAXSIZE (the library's one-system-call path).
 std::unique_ptr<Transport> NewSyslinkEcho(size_t bytes);
 
-// Where the originator's DMA buffers come from.
-enum class DmaBufferKind {
-  kDmaAlloc,  // syslink_dma_alloc(): the memfd travels, the target maps it
-  kPlain,     // page-aligned heap memory: vmsplice()d into a pipe
-};
-
 // Bare DMAW commands, each with a BYTES buffer (page-aligned, at most
-// SL_DMA_MAX) of its own among WINDOW buffers used round robin. The server
+// SL_DMA_MAX) of KIND of its own among WINDOW buffers (a BufferRing). The server
 // reads the data into its own iov[1] and replies with a bare reply; it
 // checks the data (fully for the first command, an id stamped at both ends
 // of the buffer for every command).
