@@ -1,0 +1,144 @@
+// Runs the bench binary end to end with tiny round-trip counts and checks
+// that every scenario produced sane numbers: no errors, every round trip
+// counted, metrics positive and finite. It asserts no timings.
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "tools/bench/report.pb.h"
+
+namespace bench {
+namespace {
+
+constexpr int kRoundTrips = 100;
+
+std::string BenchPath() {
+  const char* srcdir = getenv("TEST_SRCDIR");
+  const char* workspace = getenv("TEST_WORKSPACE");
+  if (srcdir == nullptr || workspace == nullptr) return "tools/bench/bench";
+  return absl::StrCat(srcdir, "/", workspace, "/tools/bench/bench");
+}
+
+std::string TmpPath(const std::string& name) {
+  const char* dir = getenv("TEST_TMPDIR");
+  return absl::StrCat(dir != nullptr ? dir : "/tmp", "/", name);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Runs the bench with ARGS, its stdout and stderr going to files; returns
+// its exit status (-1 if it did not exit normally).
+int RunBench(const std::vector<std::string>& args, const std::string& out,
+             const std::string& err) {
+  std::vector<std::string> argv_s = {BenchPath()};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0) _exit(127);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool Sane(double v) { return std::isfinite(v) && v > 0; }
+
+TEST(Bench, EveryScenarioProducesSaneNumbers) {
+  const std::string json = TmpPath("report.json");
+  const std::string out = TmpPath("report.md");
+  const std::string err = TmpPath("bench.stderr");
+  // Round-trip caps far below what the (long) durations allow, so every
+  // case stops at exactly kRoundTrips.
+  const int status = RunBench({"--reps=1", absl::StrCat("--iters=", kRoundTrips),
+                               "--warmup_iters=10", "--ms=60000", "--warmup_ms=60000",
+                               "--timeout_s=40", "--json=" + json},
+                              out, err);
+  ASSERT_EQ(status, 0) << "stderr:\n" << ReadFile(err) << "\nstdout:\n" << ReadFile(out);
+
+  Report report;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(ReadFile(json), &report).ok());
+  EXPECT_FALSE(report.machine().kernel().empty());
+  EXPECT_GT(report.machine().cores(), 0);
+  EXPECT_EQ(report.settings().reps(), 1);
+
+  // Scenario -> the metrics each of its cases must report.
+  const std::map<std::string, std::vector<std::string>> expected = {
+      {"latency", {"p50_us", "p99_us", "round_trips_per_s", "round_trips"}},
+      {"pipeline", {"round_trips_per_s", "round_trips"}},
+      {"dma", {"gb_per_s", "round_trips_per_s", "round_trips"}},
+  };
+  const std::map<std::string, int> case_counts = {{"latency", 8}, {"pipeline", 9}, {"dma", 4}};
+  std::set<std::string> seen;
+  const std::string md = ReadFile(out);
+  for (const ScenarioResult& s : report.scenarios()) {
+    SCOPED_TRACE(s.name());
+    seen.insert(s.name());
+    ASSERT_TRUE(expected.count(s.name())) << "unexpected scenario";
+    EXPECT_EQ(s.cases_size(), case_counts.at(s.name()));
+    EXPECT_TRUE(absl::StrContains(md, absl::StrCat("(`", s.name(), "`)")));
+    for (const CaseResult& c : s.cases()) {
+      SCOPED_TRACE(c.group() + " " + c.variant());
+      EXPECT_EQ(c.error(), "");
+      ASSERT_EQ(c.reps_size(), 1);
+      EXPECT_TRUE(absl::StrContains(md, absl::StrCat("| ", c.group(), " | ", c.variant(), " |")));
+      if (!c.skipped().empty()) {
+        // Only process_vm_readv may be refused by the machine's policy.
+        EXPECT_EQ(c.variant(), "process_vm_readv") << c.skipped();
+        continue;
+      }
+      for (const std::string& metric : expected.at(s.name())) {
+        ASSERT_TRUE(c.median().count(metric)) << metric;
+        EXPECT_TRUE(Sane(c.median().at(metric))) << metric << " = " << c.median().at(metric);
+      }
+      EXPECT_EQ(c.median().at("round_trips"), kRoundTrips);
+      if (s.name() == "latency") EXPECT_GE(c.median().at("p99_us"), c.median().at("p50_us"));
+      for (const auto& [title, ratio] : c.ratios()) EXPECT_TRUE(Sane(ratio)) << title;
+      EXPECT_FALSE(c.ratios().empty());
+    }
+    for (const BarResult& b : s.bars()) {
+      SCOPED_TRACE(b.description());
+      EXPECT_TRUE(b.evaluated());
+      EXPECT_TRUE(Sane(b.value()));
+    }
+  }
+  EXPECT_EQ(seen, (std::set<std::string>{"latency", "pipeline", "dma"}));
+}
+
+TEST(Bench, RefusesBadFlags) {
+  const std::string out = TmpPath("bad.md"), err = TmpPath("bad.stderr");
+  EXPECT_EQ(RunBench({"--windows=0"}, out, err), 2);
+  EXPECT_TRUE(absl::StrContains(ReadFile(err), "windows")) << ReadFile(err);
+  EXPECT_EQ(RunBench({"--sizes=63"}, out, err), 2);
+  EXPECT_EQ(RunBench({"--only=nonesuch"}, out, err), 2);
+  EXPECT_EQ(RunBench({"--cpus=a,b"}, out, err), 2);
+}
+
+}  // namespace
+}  // namespace bench

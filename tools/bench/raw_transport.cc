@@ -1,0 +1,366 @@
+#include "tools/bench/raw_transport.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/unique_fd.h"
+#include "tools/bench/bulk.h"
+
+namespace bench {
+namespace {
+
+using common::UniqueFd;
+
+// A SEQPACKET socketpair made in the orchestrator: [0] server, [1] client.
+class RawPair {
+ public:
+  absl::Status Create() {
+    int fds[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
+      return ErrnoStatus("socketpair", errno);
+    }
+    fds_[0].reset(fds[0]);
+    fds_[1].reset(fds[1]);
+    return absl::OkStatus();
+  }
+  int fd(int side) const { return fds_[side].get(); }
+  // Keeps one end, closing the other; returns it (still owned here).
+  int Keep(int side) {
+    fds_[1 - side].reset();
+    return fds_[side].get();
+  }
+  // Hands one end over, closing the other.
+  UniqueFd Take(int side) {
+    fds_[1 - side].reset();
+    return std::move(fds_[side]);
+  }
+  void CloseBoth() {
+    fds_[0].reset();
+    fds_[1].reset();
+  }
+
+ private:
+  UniqueFd fds_[2];
+};
+
+// send()/recv() of one whole packet, retrying EINTR.
+absl::Status SendPacket(int fd, const void* p, size_t n) {
+  for (;;) {
+    const ssize_t r = send(fd, p, n, MSG_NOSIGNAL);
+    if (r == static_cast<ssize_t>(n)) return absl::OkStatus();
+    if (r >= 0) return absl::DataLossError(absl::StrCat("send wrote ", r, " of ", n));
+    if (errno != EINTR) return ErrnoStatus("send", errno);
+  }
+}
+
+// Returns the packet's length (0 at end-of-file); a packet longer than N is
+// an error.
+absl::StatusOr<size_t> RecvPacket(int fd, const struct iovec* iov, int iovcnt) {
+  struct msghdr mh = {};
+  mh.msg_iov = const_cast<struct iovec*>(iov);
+  mh.msg_iovlen = static_cast<size_t>(iovcnt);
+  for (;;) {
+    const ssize_t r = recvmsg(fd, &mh, 0);
+    if (r >= 0) {
+      if (mh.msg_flags & MSG_TRUNC) return absl::DataLossError("packet truncated");
+      return static_cast<size_t>(r);
+    }
+    if (errno != EINTR) return ErrnoStatus("recvmsg", errno);
+  }
+}
+
+absl::StatusOr<size_t> RecvPacket(int fd, void* p, size_t n) {
+  for (;;) {
+    const ssize_t r = recv(fd, p, n, 0);
+    if (r >= 0) return static_cast<size_t>(r);
+    if (errno != EINTR) return ErrnoStatus("recv", errno);
+  }
+}
+
+// --- echo ------------------------------------------------------------------
+
+class RawEchoClient : public MsgClient {
+ public:
+  RawEchoClient(UniqueFd fd, size_t bytes) : fd_(std::move(fd)), bytes_(bytes) {
+    BuildMessage(bytes, 0, &request_);
+  }
+  absl::Status Send(uint64_t id) override {
+    request_.msg.sm_msgid = id;
+    return SendPacket(fd_.get(), &request_, bytes_);
+  }
+  absl::StatusOr<uint64_t> Receive() override {
+    absl::StatusOr<size_t> n = RecvPacket(fd_.get(), &reply_, sizeof reply_);
+    if (!n.ok()) return n.status();
+    if (*n == 0) return absl::UnavailableError("the server closed the socket");
+    uint64_t id;
+    if (*n != bytes_ || !MessageId(&reply_, *n, &id)) {
+      return absl::DataLossError(absl::StrCat("a reply of ", *n, " bytes"));
+    }
+    return id;
+  }
+
+ private:
+  UniqueFd fd_;
+  const size_t bytes_;
+  MsgBuffer request_;
+  MsgBuffer reply_;
+};
+
+class SocketpairEcho : public Transport {
+ public:
+  explicit SocketpairEcho(size_t bytes) : bytes_(bytes) {}
+  absl::Status Prepare() override { return pair_.Create(); }
+  void CloseInParent() override { pair_.CloseBoth(); }
+
+  absl::Status Serve(ServerContext& ctx) override {
+    const int fd = pair_.Keep(0);
+    absl::Status s = ctx.Ready();
+    MsgBuffer m;
+    while (s.ok()) {
+      absl::StatusOr<size_t> n = RecvPacket(fd, &m, sizeof m);
+      if (!n.ok()) return n.status();
+      if (*n == 0) break;
+      s = SendPacket(fd, &m, *n);
+    }
+    return s;
+  }
+
+  absl::StatusOr<std::unique_ptr<MsgClient>> Connect() override {
+    return std::unique_ptr<MsgClient>(new RawEchoClient(pair_.Take(1), bytes_));
+  }
+
+ private:
+  const size_t bytes_;
+  RawPair pair_;
+};
+
+// --- bulk copy -------------------------------------------------------------
+
+// Sets SO_SNDBUF and SO_RCVBUF of FD to at least BYTES (the kernel caps
+// them at net.core.[wr]mem_max unless the ...FORCE options are allowed).
+absl::Status RaiseBuffers(int fd, size_t bytes) {
+  const int v = static_cast<int>(bytes);
+  for (auto [force, plain] : {std::pair{SO_SNDBUFFORCE, SO_SNDBUF}, {SO_RCVBUFFORCE, SO_RCVBUF}}) {
+    if (setsockopt(fd, SOL_SOCKET, force, &v, sizeof v) != 0 &&
+        setsockopt(fd, SOL_SOCKET, plain, &v, sizeof v) != 0) {
+      return ErrnoStatus("setsockopt(SO_SNDBUF/SO_RCVBUF)", errno);
+    }
+  }
+  return absl::OkStatus();
+}
+
+class RawBulkClient : public MsgClient {
+ public:
+  RawBulkClient(UniqueFd fd, size_t bytes, std::unique_ptr<BufferRing> slots)
+      : fd_(std::move(fd)), bytes_(bytes), slots_(std::move(slots)) {
+    BuildMessage(SL_MIN_MSG_SIZE, 0, &header_);
+  }
+  absl::Status Send(uint64_t id) override {
+    unsigned char* buf = slots_->For(id);
+    Stamp(buf, bytes_, id);
+    header_.msg.sm_msgid = id;
+    struct iovec iov[2] = {{&header_, SL_MIN_MSG_SIZE}, {buf, bytes_}};
+    struct msghdr mh = {};
+    mh.msg_iov = iov;
+    mh.msg_iovlen = 2;
+    for (;;) {
+      const ssize_t r = sendmsg(fd_.get(), &mh, MSG_NOSIGNAL);
+      if (r == static_cast<ssize_t>(SL_MIN_MSG_SIZE + bytes_)) return absl::OkStatus();
+      if (r >= 0) return absl::DataLossError("sendmsg wrote part of a packet");
+      if (errno != EINTR) return ErrnoStatus("sendmsg", errno);
+    }
+  }
+  absl::StatusOr<uint64_t> Receive() override {
+    absl::StatusOr<size_t> n = RecvPacket(fd_.get(), &reply_, sizeof reply_);
+    if (!n.ok()) return n.status();
+    if (*n == 0) return absl::UnavailableError("the server closed the socket");
+    uint64_t id;
+    if (*n != SL_MIN_MSG_SIZE || !MessageId(&reply_, *n, &id)) {
+      return absl::DataLossError(absl::StrCat("a reply of ", *n, " bytes"));
+    }
+    return id;
+  }
+
+ private:
+  UniqueFd fd_;
+  const size_t bytes_;
+  std::unique_ptr<BufferRing> slots_;
+  MsgBuffer header_;
+  MsgBuffer reply_;
+};
+
+class SocketpairBulk : public Transport {
+ public:
+  SocketpairBulk(size_t bytes, int window) : bytes_(bytes), window_(window) {}
+
+  absl::Status Prepare() override {
+    if (bytes_ < kMinBulkBytes || window_ < 1) return absl::InvalidArgumentError("bad size");
+    absl::Status s = pair_.Create();
+    // Room for the window's packets plus the kernel's per-packet overhead.
+    const size_t want = static_cast<size_t>(window_) * (bytes_ + 4096) + 65536;
+    for (int side = 0; s.ok() && side < 2; side++) s = RaiseBuffers(pair_.fd(side), want);
+    return s;
+  }
+  void CloseInParent() override { pair_.CloseBoth(); }
+
+  absl::Status Serve(ServerContext& ctx) override {
+    const int fd = pair_.Keep(0);
+    AlignedBuffer data(bytes_);
+    if (!data.ok()) return absl::ResourceExhaustedError("no memory for the buffer");
+    absl::Status s = ctx.Ready();
+    MsgBuffer m;
+    bool first = true;
+    while (s.ok()) {
+      struct iovec iov[2] = {{&m, SL_MIN_MSG_SIZE}, {data.data(), bytes_}};
+      absl::StatusOr<size_t> n = RecvPacket(fd, iov, 2);
+      if (!n.ok()) return n.status();
+      if (*n == 0) break;
+      if (*n != SL_MIN_MSG_SIZE + bytes_) {
+        return absl::DataLossError(absl::StrCat("a request of ", *n, " bytes"));
+      }
+      s = CheckBulk(data.data(), bytes_, m.msg.sm_msgid, first);
+      first = false;
+      if (!s.ok()) return s;
+      sl_msg_init_reply(&m.msg, &m.msg, 0);
+      sl_msg_fini(&m.msg);
+      s = SendPacket(fd, &m, SL_MIN_MSG_SIZE);
+    }
+    return s;
+  }
+
+  absl::StatusOr<std::unique_ptr<MsgClient>> Connect() override {
+    auto slots = std::make_unique<BufferRing>(DmaBufferKind::kPlain, bytes_, window_);
+    if (!slots->ok()) return absl::ResourceExhaustedError("no memory for the buffers");
+    return std::unique_ptr<MsgClient>(new RawBulkClient(pair_.Take(1), bytes_, std::move(slots)));
+  }
+
+ private:
+  const size_t bytes_;
+  const int window_;
+  RawPair pair_;
+};
+
+// --- process_vm_readv ------------------------------------------------------
+
+struct VmRequest {
+  uint64_t id;
+  uint64_t addr;  // in the client
+  uint64_t len;
+  int32_t pid;    // the client
+  int32_t pad;
+};
+struct VmReply {
+  uint64_t id;
+  int32_t error;  // 0, or the errno of process_vm_readv
+  int32_t pad;
+};
+
+// The errors that mean "not allowed here" rather than "broken".
+bool NotPermitted(int err) { return err == EPERM || err == EACCES || err == ENOSYS; }
+
+class VmReadvClient : public MsgClient {
+ public:
+  VmReadvClient(UniqueFd fd, size_t bytes, std::unique_ptr<BufferRing> slots)
+      : fd_(std::move(fd)), bytes_(bytes), slots_(std::move(slots)) {}
+  absl::Status Send(uint64_t id) override {
+    unsigned char* buf = slots_->For(id);
+    Stamp(buf, bytes_, id);
+    VmRequest r = {id, reinterpret_cast<uint64_t>(buf), bytes_, getpid(), 0};
+    return SendPacket(fd_.get(), &r, sizeof r);
+  }
+  absl::StatusOr<uint64_t> Receive() override {
+    VmReply r;
+    absl::StatusOr<size_t> n = RecvPacket(fd_.get(), &r, sizeof r);
+    if (!n.ok()) return n.status();
+    if (*n == 0) return absl::UnavailableError("the server closed the socket");
+    if (*n != sizeof r) return absl::DataLossError("a short reply");
+    if (NotPermitted(r.error)) {
+      return SkippedError(absl::StrCat("process_vm_readv not permitted here: ", strerror(r.error)));
+    }
+    if (r.error != 0) return ErrnoStatus("process_vm_readv", r.error);
+    return r.id;
+  }
+
+ private:
+  UniqueFd fd_;
+  const size_t bytes_;
+  std::unique_ptr<BufferRing> slots_;
+};
+
+class ProcessVmReadv : public Transport {
+ public:
+  ProcessVmReadv(size_t bytes, int window) : bytes_(bytes), window_(window) {}
+  absl::Status Prepare() override {
+    if (bytes_ < kMinBulkBytes || window_ < 1) return absl::InvalidArgumentError("bad size");
+    return pair_.Create();
+  }
+  void CloseInParent() override { pair_.CloseBoth(); }
+
+  absl::Status Serve(ServerContext& ctx) override {
+    const int fd = pair_.Keep(0);
+    AlignedBuffer data(bytes_);
+    if (!data.ok()) return absl::ResourceExhaustedError("no memory for the buffer");
+    absl::Status s = ctx.Ready();
+    bool first = true;
+    while (s.ok()) {
+      VmRequest r;
+      absl::StatusOr<size_t> n = RecvPacket(fd, &r, sizeof r);
+      if (!n.ok()) return n.status();
+      if (*n == 0) break;
+      if (*n != sizeof r || r.len != bytes_) return absl::DataLossError("a bad request");
+      struct iovec local = {data.data(), bytes_};
+      struct iovec remote = {reinterpret_cast<void*>(r.addr), bytes_};
+      VmReply reply = {r.id, 0, 0};
+      const ssize_t got = process_vm_readv(r.pid, &local, 1, &remote, 1, 0);
+      if (got < 0) {
+        reply.error = errno;
+        if (!NotPermitted(reply.error)) return ErrnoStatus("process_vm_readv", reply.error);
+      } else if (static_cast<size_t>(got) != bytes_) {
+        return absl::DataLossError(absl::StrCat("process_vm_readv read ", got, " bytes"));
+      } else {
+        s = CheckBulk(data.data(), bytes_, r.id, first);
+        first = false;
+        if (!s.ok()) return s;
+      }
+      s = SendPacket(fd, &reply, sizeof reply);
+    }
+    return s;
+  }
+
+  absl::StatusOr<std::unique_ptr<MsgClient>> Connect() override {
+    // Under Yama ptrace_scope 1 only an allowed tracer may read us. Without
+    // Yama the call fails with EINVAL, and nothing needs allowing.
+    if (prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0) != 0 && errno != EINVAL) {
+      return ErrnoStatus("prctl(PR_SET_PTRACER)", errno);
+    }
+    auto slots = std::make_unique<BufferRing>(DmaBufferKind::kPlain, bytes_, window_);
+    if (!slots->ok()) return absl::ResourceExhaustedError("no memory for the buffers");
+    return std::unique_ptr<MsgClient>(new VmReadvClient(pair_.Take(1), bytes_, std::move(slots)));
+  }
+
+ private:
+  const size_t bytes_;
+  const int window_;
+  RawPair pair_;
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> NewSocketpairEcho(size_t bytes) {
+  return std::make_unique<SocketpairEcho>(bytes);
+}
+std::unique_ptr<Transport> NewSocketpairBulk(size_t bytes, int window) {
+  return std::make_unique<SocketpairBulk>(bytes, window);
+}
+std::unique_ptr<Transport> NewProcessVmReadv(size_t bytes, int window) {
+  return std::make_unique<ProcessVmReadv>(bytes, window);
+}
+
+}  // namespace bench

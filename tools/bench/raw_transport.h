@@ -1,0 +1,35 @@
+// The raw kernel baselines: what the syslink transports are compared with.
+// Each does the same work as its syslink counterpart with bare system calls
+// and nothing else: no framing, validation or bookkeeping.
+#ifndef TOOLS_BENCH_RAW_TRANSPORT_H_
+#define TOOLS_BENCH_RAW_TRANSPORT_H_
+
+#include <cstddef>
+#include <memory>
+
+#include "tools/bench/transport.h"
+
+namespace bench {
+
+// socketpair(AF_UNIX, SOCK_SEQPACKET): the client send()s the same BYTES
+// message as NewSyslinkEcho, the server recv()s it into an SL_MAXSIZE buffer
+// and send()s it back; the client recv()s the echo.
+std::unique_ptr<Transport> NewSocketpairEcho(size_t bytes);
+
+// The same request/reply pattern as NewSyslinkDmaWrite, with the BYTES of
+// data inline: each request is one SEQPACKET packet of a 32-byte header and
+// the data (sendmsg() from one of WINDOW buffers; the server recvmsg()s the
+// data into its own buffer), each reply a 32-byte header. SO_SNDBUF and
+// SO_RCVBUF are raised so WINDOW requests fit in flight.
+std::unique_ptr<Transport> NewSocketpairBulk(size_t bytes, int window);
+
+// Requests name a buffer of BYTES in the client (a SEQPACKET control
+// message: address, length, pid); the server copies it into its own buffer
+// with process_vm_readv() and replies. The client allows any process to
+// read its memory (PR_SET_PTRACER) in case Yama restricts ptrace; a kernel
+// that still refuses makes the case skipped, not failed.
+std::unique_ptr<Transport> NewProcessVmReadv(size_t bytes, int window);
+
+}  // namespace bench
+
+#endif  // TOOLS_BENCH_RAW_TRANSPORT_H_

@@ -1,0 +1,243 @@
+#include "tools/bench/syslink_transport.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "syslink/syslink.h"
+#include "tools/bench/bulk.h"
+
+namespace bench {
+namespace {
+
+// A syslink pair made in the orchestrator: fds[0] is the server's end,
+// fds[1] the client's.
+class SyslinkPair {
+ public:
+  SyslinkPair() = default;
+  SyslinkPair(const SyslinkPair&) = delete;
+  SyslinkPair& operator=(const SyslinkPair&) = delete;
+  ~SyslinkPair() { CloseBoth(); }
+
+  absl::Status Create() {
+    struct syslink_info_new info = {};
+    info.head.version = SYSLINK_INFO_VERSION;
+    if (syslink(SYSLINK_CMD_NEW, &info.head, sizeof info) != 0) {
+      return ErrnoStatus("syslink(SYSLINK_CMD_NEW)", errno);
+    }
+    fds_[0] = info.fds[0];
+    fds_[1] = info.fds[1];
+    return absl::OkStatus();
+  }
+  // Keeps one end (0: server, 1: client), closing the other; returns it.
+  int Keep(int side) {
+    Close(1 - side);
+    return fds_[side];
+  }
+  void CloseBoth() {
+    Close(0);
+    Close(1);
+  }
+
+ private:
+  void Close(int side) {
+    if (fds_[side] >= 0) syslink_close(fds_[side]);
+    fds_[side] = -1;
+  }
+  int fds_[2] = {-1, -1};
+};
+
+// Reads one message into M; retries EINTR. Returns its length, 0 at EOF.
+absl::StatusOr<size_t> ReadMessage(int fd, MsgBuffer* m, void* dma, size_t dma_bytes) {
+  struct iovec iov[2] = {{m, sizeof *m}, {dma, dma_bytes}};
+  for (;;) {
+    const ssize_t n = syslink_readv(fd, iov, dma != nullptr ? 2 : 1);
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno != EINTR) return ErrnoStatus("syslink_readv", errno);
+  }
+}
+
+absl::Status WriteMessage(int fd, const MsgBuffer& m, const void* dma, size_t dma_bytes) {
+  const size_t len = SL_MSG_ALIGN(m.msg.sm_bytes);
+  struct iovec iov[2] = {{const_cast<MsgBuffer*>(&m), len},
+                         {const_cast<void*>(dma), dma_bytes}};
+  for (;;) {
+    const ssize_t n = syslink_writev(fd, iov, dma != nullptr ? 2 : 1);
+    if (n == static_cast<ssize_t>(len)) return absl::OkStatus();
+    if (n >= 0) return absl::DataLossError(absl::StrCat("syslink_writev wrote ", n, " of ", len));
+    if (errno != EINTR) return ErrnoStatus("syslink_writev", errno);
+  }
+}
+
+// Turns command M, as read, into its reply with the same first element (in
+// place: the payload does not move).
+void EchoReply(MsgBuffer* m) {
+  const struct syslink_elm* first = nullptr;
+  if ((m->msg.sm_head.se_cmd & SE_CMDF_STRUCTURED) && m->msg.sm_head.se_bytes > SL_MIN_ELM_SIZE) {
+    first = &m->msg.sm_head + 1;
+  }
+  const sl_cmd_t cmd = first != nullptr ? first->se_cmd : 0;
+  const int payload = first != nullptr ? first->se_bytes - SL_MIN_ELM_SIZE : 0;
+  struct syslink_elm* head = sl_msg_init_reply(&m->msg, &m->msg, 0);
+  if (first != nullptr) sl_elm_make(head, cmd, payload);
+  sl_msg_fini(&m->msg);
+}
+
+// Checks reply M (read from a link) and returns the id of its command.
+absl::StatusOr<uint64_t> CheckReply(const MsgBuffer& m, size_t n) {
+  if (n == 0) return absl::UnavailableError("the server closed the link");
+  if (!(m.msg.sm_proto & SM_PROTO_REPLY)) return absl::DataLossError("a command, not a reply");
+  if (m.msg.sm_head.se_aux != 0) {
+    return absl::DataLossError(
+        absl::StrCat("reply error ", m.msg.sm_head.se_aux, ": ", strerror(m.msg.sm_head.se_aux)));
+  }
+  return m.msg.sm_msgid;
+}
+
+class SyslinkMsgClient : public MsgClient {
+ public:
+  SyslinkMsgClient(int fd, size_t bytes) : fd_(fd) { BuildMessage(bytes, 0, &request_); }
+  ~SyslinkMsgClient() override { syslink_close(fd_); }
+
+  absl::Status Send(uint64_t id) override {
+    request_.msg.sm_msgid = id;
+    return WriteMessage(fd_, request_, nullptr, 0);
+  }
+  absl::StatusOr<uint64_t> Receive() override {
+    absl::StatusOr<size_t> n = ReadMessage(fd_, &reply_, nullptr, 0);
+    if (!n.ok()) return n.status();
+    return CheckReply(reply_, *n);
+  }
+
+ private:
+  const int fd_;
+  MsgBuffer request_;
+  MsgBuffer reply_;
+};
+
+class SyslinkEcho : public Transport {
+ public:
+  explicit SyslinkEcho(size_t bytes) : bytes_(bytes) {}
+
+  absl::Status Prepare() override { return pair_.Create(); }
+  void CloseInParent() override { pair_.CloseBoth(); }
+
+  absl::Status Serve(ServerContext& ctx) override {
+    const int fd = pair_.Keep(0);
+    absl::Status s = ctx.Ready();
+    MsgBuffer m;
+    while (s.ok()) {
+      absl::StatusOr<size_t> n = ReadMessage(fd, &m, nullptr, 0);
+      if (!n.ok()) return n.status();
+      if (*n == 0) break;  // the client is gone
+      EchoReply(&m);
+      s = WriteMessage(fd, m, nullptr, 0);
+    }
+    return s;
+  }
+
+  absl::StatusOr<std::unique_ptr<MsgClient>> Connect() override {
+    return std::unique_ptr<MsgClient>(new SyslinkMsgClient(pair_.Keep(1), bytes_));
+  }
+
+ private:
+  const size_t bytes_;
+  SyslinkPair pair_;
+};
+
+class SyslinkDmaClient : public MsgClient {
+ public:
+  SyslinkDmaClient(int fd, std::unique_ptr<BufferRing> slots) : fd_(fd), slots_(std::move(slots)) {
+    BuildMessage(SL_MIN_MSG_SIZE, SE_CMDF_DMAW, &command_);
+  }
+  ~SyslinkDmaClient() override { syslink_close(fd_); }
+
+  absl::Status Send(uint64_t id) override {
+    unsigned char* buf = slots_->For(id);
+    Stamp(buf, slots_->bytes(), id);
+    command_.msg.sm_msgid = id;
+    return WriteMessage(fd_, command_, buf, slots_->bytes());
+  }
+  absl::StatusOr<uint64_t> Receive() override {
+    absl::StatusOr<size_t> n = ReadMessage(fd_, &reply_, nullptr, 0);
+    if (!n.ok()) return n.status();
+    return CheckReply(reply_, *n);
+  }
+
+ private:
+  const int fd_;
+  std::unique_ptr<BufferRing> slots_;
+  MsgBuffer command_;
+  MsgBuffer reply_;
+};
+
+class SyslinkDmaWrite : public Transport {
+ public:
+  SyslinkDmaWrite(size_t bytes, int window, DmaBufferKind kind)
+      : bytes_(bytes), window_(window), kind_(kind) {}
+
+  absl::Status Prepare() override {
+    if (bytes_ < kMinBulkBytes || bytes_ > SL_DMA_MAX || window_ < 1) {
+      return absl::InvalidArgumentError("bad DMA size or window");
+    }
+    return pair_.Create();
+  }
+  void CloseInParent() override { pair_.CloseBoth(); }
+
+  absl::Status Serve(ServerContext& ctx) override {
+    const int fd = pair_.Keep(0);
+    AlignedBuffer data(bytes_);
+    if (!data.ok()) return absl::ResourceExhaustedError("no memory for the DMA buffer");
+    absl::Status s = ctx.Ready();
+    MsgBuffer m;
+    bool first = true;
+    while (s.ok()) {
+      absl::StatusOr<size_t> n = ReadMessage(fd, &m, data.data(), bytes_);
+      if (!n.ok()) return n.status();
+      if (*n == 0) break;
+      if (syslink_dma_bytes() != bytes_) {
+        return absl::DataLossError(
+            absl::StrCat("DMAW brought ", syslink_dma_bytes(), " bytes, expected ", bytes_));
+      }
+      s = CheckBulk(data.data(), bytes_, m.msg.sm_msgid, first);
+      first = false;
+      if (!s.ok()) return s;
+      sl_msg_init_reply(&m.msg, &m.msg, 0);
+      sl_msg_fini(&m.msg);
+      s = WriteMessage(fd, m, nullptr, 0);
+    }
+    return s;
+  }
+
+  absl::StatusOr<std::unique_ptr<MsgClient>> Connect() override {
+    const int fd = pair_.Keep(1);
+    auto slots = std::make_unique<BufferRing>(kind_, bytes_, window_);
+    if (!slots->ok()) return ErrnoStatus("allocating DMA buffers", errno);
+    // The library's DMA quota must let the whole window be outstanding.
+    const size_t dma_quota = bytes_ * static_cast<size_t>(window_);
+    if (dma_quota > SYSLINK_DMA_QUOTA_DEFAULT && syslink_set_quota(fd, 0, dma_quota) != 0) {
+      return ErrnoStatus("syslink_set_quota", errno);
+    }
+    return std::unique_ptr<MsgClient>(new SyslinkDmaClient(fd, std::move(slots)));
+  }
+
+ private:
+  const size_t bytes_;
+  const int window_;
+  const DmaBufferKind kind_;
+  SyslinkPair pair_;
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> NewSyslinkEcho(size_t bytes) {
+  return std::make_unique<SyslinkEcho>(bytes);
+}
+
+std::unique_ptr<Transport> NewSyslinkDmaWrite(size_t bytes, int window, DmaBufferKind kind) {
+  return std::make_unique<SyslinkDmaWrite>(bytes, window, kind);
+}
+
+}  // namespace bench
