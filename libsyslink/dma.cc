@@ -95,7 +95,7 @@ void* DmaBuffers::Alloc(size_t bytes) {
   }
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
   if (p == MAP_FAILED) return nullptr;
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   by_base_[reinterpret_cast<uintptr_t>(p)] =
       Buffer{static_cast<char*>(p), size, fd.release(), -1};
   return p;
@@ -104,7 +104,7 @@ void* DmaBuffers::Alloc(size_t bytes) {
 int DmaBuffers::Free(void* base) {
   Buffer b;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     auto it = by_base_.find(reinterpret_cast<uintptr_t>(base));
     if (it == by_base_.end()) return EINVAL;
     b = it->second;
@@ -119,7 +119,7 @@ int DmaBuffers::Free(void* base) {
 bool DmaBuffers::Find(const void* p, size_t len, bool writable, int* fd,
                       uint64_t* offset) {
   const uintptr_t addr = reinterpret_cast<uintptr_t>(p);
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = by_base_.upper_bound(addr);
   if (it == by_base_.begin()) return false;
   --it;
@@ -169,7 +169,7 @@ int MapCache::Map(int fd, bool need_write, std::shared_ptr<Mapping>* out) {
   const Key key{st.st_dev, st.st_ino};
   const size_t size = static_cast<size_t>(st.st_size);
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     auto it = index_.find(key);
     if (it != index_.end() && (!need_write || it->second->mapping->writable)) {
       lru_.splice(lru_.begin(), lru_, it->second);
@@ -185,7 +185,7 @@ int MapCache::Map(int fd, bool need_write, std::shared_ptr<Mapping>* out) {
   auto mapping = std::make_shared<Mapping>(static_cast<char*>(p), size, can_write);
   *out = mapping;
   if (size > kMaxObject) return 0;  // used once, unmapped when released
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = index_.find(key);
   if (it != index_.end()) {  // raced, or a read-only one is being upgraded
     bytes_ -= it->second->mapping->size;
@@ -210,7 +210,7 @@ void MapCache::EvictLocked() {
 }
 
 MapCache::Stats MapCache::stats() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   Stats s = stats_;
   s.entries = lru_.size();
   s.bytes = bytes_;

@@ -23,7 +23,7 @@
 #include <list>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
+#include <mutex>
 
 namespace libsyslink {
 
@@ -49,8 +49,8 @@ class DmaBuffers {
     int rw_fd;
     int ro_fd;  // opened on first read-only use, -1 until then
   };
-  absl::Mutex mu_;
-  std::map<uintptr_t, Buffer> by_base_ ABSL_GUARDED_BY(mu_);
+  std::mutex mu_;
+  std::map<uintptr_t, Buffer> by_base_;
 };
 
 // A peer's memfd mapped into this process.
@@ -103,13 +103,13 @@ class MapCache {
     Key key;
     std::shared_ptr<Mapping> mapping;
   };
-  void EvictLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EvictLocked();
 
-  absl::Mutex mu_;
-  std::list<Entry> lru_ ABSL_GUARDED_BY(mu_);  // front: most recent
-  absl::flat_hash_map<Key, std::list<Entry>::iterator> index_ ABSL_GUARDED_BY(mu_);
-  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  Stats stats_ ABSL_GUARDED_BY(mu_) = {};
+  std::mutex mu_;
+  std::list<Entry> lru_;  // front: most recent
+  absl::flat_hash_map<Key, std::list<Entry>::iterator> index_;
+  size_t bytes_ = 0;
+  Stats stats_ = {};
 };
 
 // Makes a pipe holding BUF's LEN bytes by reference (vmsplice: the pages are

@@ -106,7 +106,7 @@ void Link::Shutdown() {
 }
 
 int Link::SetQuota(size_t cmd_bytes, size_t dma_bytes) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (cmd_bytes != 0) quota_ = std::min<size_t>(cmd_bytes, UINT32_MAX);
   if (dma_bytes != 0) dma_quota_ = std::min<size_t>(dma_bytes, UINT32_MAX);
   // Waiters may now fit.
@@ -118,7 +118,7 @@ int Link::SetQuota(size_t cmd_bytes, size_t dma_bytes) {
 }
 
 int Link::GetStats(struct syslink_stats* st) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   *st = stats_;
   st->outstanding = static_cast<uint32_t>(pending_.size());
   st->outstanding_bytes = static_cast<uint32_t>(out_bytes_);
@@ -134,9 +134,10 @@ int Link::GetStats(struct syslink_stats* st) {
 // Far end death
 
 void Link::FarEndGone(int why) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (eof_) return;
   eof_ = true;
+  gone_.store(true, std::memory_order_release);
   synth_.reserve(pending_.size());
   for (const auto& [msgid, p] : pending_) {
     synth_.push_back(Synth{p.seq, msgid, p.proto, p.cmd, p.rlabel, why});
@@ -157,7 +158,7 @@ void Link::FarEndGone(int why) {
 }
 
 int Link::death_errno() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return death_errno_;
 }
 
@@ -166,17 +167,19 @@ ssize_t Link::SendGoodbye(int why) {
   f.magic = LocalFrame::kMagic;
   f.flags = LocalFrame::kFlagGoodbye;
   f.dma_room = static_cast<uint32_t>(why);
-  const ssize_t r = SendPacket(f, nullptr, 0, -1);
+  alignas(8) unsigned char packet[sizeof(LocalFrame)];
+  const ssize_t r = SendPacket(f, packet + sizeof packet, 0, -1);
   return r < 0 ? r : 0;
 }
 
 bool Link::Drained() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return eof_ && synth_.empty();
 }
 
 bool Link::TakeSynthesized(const struct iovec& iov0, ssize_t* result) {
-  absl::MutexLock lock(&mu_);
+  if (!gone_.load(std::memory_order_acquire)) return false;  // the common case
+  std::lock_guard<std::mutex> lock(mu_);
   if (!synth_.empty()) {
     if (iov0.iov_len < SL_MIN_MSG_SIZE) {
       *result = -ENOSPC;
@@ -213,21 +216,42 @@ bool Link::TakeSynthesized(const struct iovec& iov0, ssize_t* result) {
 ssize_t Link::ReadWithFlags(const struct iovec* iov, int iovcnt, int recv_flags) {
   if (iov == nullptr || iovcnt < 1 || iovcnt > 2) return -EINVAL;
   if (iov[0].iov_base == nullptr && iov[0].iov_len > 0) return -EFAULT;
-  absl::MutexLock rlock(&read_mu_);
+  std::lock_guard<std::mutex> rlock(read_mu_);
   for (;;) {
     if (shutdown_) return -EBADF;
     ssize_t r;
     if (TakeSynthesized(iov[0], &r)) return r;
-    if (held_ != nullptr) return Accept(std::move(held_), iov, iovcnt);
-    auto pkt = std::make_unique<Packet>();
+    if (held_ != nullptr) {
+      std::unique_ptr<Packet> pkt = std::move(held_);
+      r = Accept(pkt, iov, iovcnt);
+      if (pkt != nullptr) {
+        pkt->fd.reset();
+        spare_ = std::move(pkt);
+      }
+      return r;
+    }
+    // One packet buffer per link, reused (reads are serialized); a packet
+    // held after ENOSPC takes it, and the next read makes another. (Not
+    // make_unique<Packet>(): that would zero 4 KiB on every read.)
+    std::unique_ptr<Packet> pkt = std::move(spare_);
+    if (pkt == nullptr) pkt.reset(new Packet);
+    pkt->truncated = false;
+    pkt->fd.reset();
     const int got = Receive(iov, iovcnt, recv_flags, pkt.get());
     if (got == 0) {
       if (shutdown_) return -EBADF;
       FarEndGone(death_errno());
       continue;
     }
-    if (got < 0) return got;
-    r = Accept(std::move(pkt), iov, iovcnt);
+    if (got < 0) {
+      spare_ = std::move(pkt);
+      return got;
+    }
+    r = Accept(pkt, iov, iovcnt);
+    if (pkt != nullptr) {  // not held: keep the buffer for the next read
+      pkt->fd.reset();
+      spare_ = std::move(pkt);
+    }
     if (r != 0) return r;
     // Dropped: read on.
   }
@@ -236,22 +260,15 @@ ssize_t Link::ReadWithFlags(const struct iovec* iov, int iovcnt, int recv_flags)
 int Link::Receive(const struct iovec* iov, int iovcnt, int recv_flags,
                   Packet* pkt) {
   alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
-  // A full-size iov[0] receives the message in place with one call; a
-  // smaller one peeks first, so a message that does not fit stays queued.
-  const bool in_place = iov[0].iov_len >= SL_MAXSIZE;
-  unsigned char overflow[8];
-  struct iovec v[3];
-  v[0] = {&pkt->frame, sizeof pkt->frame};
-  if (in_place) {
-    v[1] = {iov[0].iov_base, SL_MAXSIZE};
-    v[2] = {overflow, sizeof overflow};
-  } else {
-    v[1] = {pkt->storage, SL_MAXSIZE};
-    v[2] = {pkt->storage + SL_MAXSIZE, 8};
-  }
+  // The frame and the message land contiguously in pkt->raw (one iovec is
+  // cheaper than three); the message is copied out on delivery. A full-size
+  // iov[0] takes one call per message; a smaller one peeks first, so that a
+  // message that does not fit stays queued.
+  const bool peek_first = iov[0].iov_len < SL_MAXSIZE;
+  struct iovec v = {pkt->raw, sizeof pkt->raw};
   struct msghdr mh = {};
-  mh.msg_iov = v;
-  mh.msg_iovlen = 3;
+  mh.msg_iov = &v;
+  mh.msg_iovlen = 1;
   mh.msg_control = cbuf;
   mh.msg_controllen = sizeof cbuf;
 
@@ -275,26 +292,28 @@ int Link::Receive(const struct iovec* iov, int iovcnt, int recv_flags,
     }
   };
 
-  if (!in_place) {
+  if (peek_first) {
     ssize_t n;
     do {
       n = recvmsg(fd_, &mh, recv_flags | MSG_PEEK | MSG_CMSG_CLOEXEC);
     } while (n < 0 && errno == ECONNRESET);  // see below
     if (n < 0) return -errno;
     if (n == 0 && AtEof()) return 0;
-    take_fd(nullptr);  // (n == 0: a zero-length record, rejected below)  // a peek installs copies of the descriptors
-    const size_t body = static_cast<size_t>(n) > sizeof pkt->frame
-                            ? static_cast<size_t>(n) - sizeof pkt->frame : 0;
-    if (body > 0 && body <= SL_MAXSIZE && pkt->frame.magic == LocalFrame::kMagic) {
+    take_fd(nullptr);  // a peek installs copies of the descriptors
+    const size_t body = static_cast<size_t>(n) > sizeof(LocalFrame)
+                            ? static_cast<size_t>(n) - sizeof(LocalFrame) : 0;
+    LocalFrame f;
+    memcpy(&f, pkt->raw, sizeof f);
+    if (body > 0 && body <= SL_MAXSIZE && f.magic == LocalFrame::kMagic) {
       // Only a message that would be delivered counts as not fitting.
       alignas(8) unsigned char copy[SL_MAXSIZE];
-      memcpy(copy, pkt->storage, body);
+      memcpy(copy, pkt->raw + sizeof(LocalFrame), body);
       if (sl_msg_validate(copy, body) == 0) {
         const struct syslink_msg h = LoadHeader(copy);
         const bool dmaw = !(h.sm_proto & SM_PROTO_REPLY) &&
                           h.sm_proto != SMPROTO_PAD &&
                           (h.sm_head.se_cmd & SE_CMDF_DMAW);
-        const size_t need = dmaw ? pkt->frame.dma_bytes : 0;
+        const size_t need = dmaw ? f.dma_bytes : 0;
         if (h.sm_proto != SMPROTO_PAD &&
             (body > iov[0].iov_len ||
              (need > 0 && (iovcnt < 2 || need > iov[1].iov_len)))) {
@@ -315,23 +334,24 @@ int Link::Receive(const struct iovec* iov, int iovcnt, int recv_flags,
   if (n == 0 && AtEof()) return 0;
   take_fd(&pkt->fd);  // (n == 0: a zero-length record, rejected below)
   if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) pkt->truncated = true;
-  if (static_cast<size_t>(n) < sizeof pkt->frame) {
+  pkt->msg = pkt->raw + sizeof(LocalFrame);
+  if (static_cast<size_t>(n) < sizeof(LocalFrame)) {
     pkt->truncated = true;
     pkt->msg_len = 0;
     return 1;
   }
-  pkt->msg_len = static_cast<size_t>(n) - sizeof pkt->frame;
+  memcpy(&pkt->frame, pkt->raw, sizeof pkt->frame);
+  pkt->msg_len = static_cast<size_t>(n) - sizeof(LocalFrame);
   if (pkt->msg_len > SL_MAXSIZE) pkt->truncated = true;
-  pkt->msg = in_place ? static_cast<unsigned char*>(iov[0].iov_base) : pkt->storage;
   return 1;
 }
 
-ssize_t Link::Accept(std::unique_ptr<Packet> pkt, const struct iovec* iov,
+ssize_t Link::Accept(std::unique_ptr<Packet>& pkt, const struct iovec* iov,
                      int iovcnt) {
   const LocalFrame& f = pkt->frame;
   const bool has_fd = pkt->fd.ok();
   auto reject = [&]() -> ssize_t {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     stats_.rejected++;
     return 0;
   };
@@ -345,7 +365,7 @@ ssize_t Link::Accept(std::unique_ptr<Packet> pkt, const struct iovec* iov,
         f.dma_room >= 4096 || f.dma_bytes != 0) {
       return reject();
     }
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     death_errno_ = static_cast<int>(f.dma_room);
     return 0;  // not a message: read on (end-of-file follows)
   }
@@ -361,10 +381,6 @@ ssize_t Link::Accept(std::unique_ptr<Packet> pkt, const struct iovec* iov,
   const size_t dma_need = dmaw ? f.dma_bytes : 0;
   if (pkt->msg_len > iov[0].iov_len ||
       (dma_need > 0 && (iovcnt < 2 || dma_need > iov[1].iov_len))) {
-    if (pkt->msg != pkt->storage) {
-      memcpy(pkt->storage, pkt->msg, pkt->msg_len);
-      pkt->msg = pkt->storage;
-    }
     held_ = std::move(pkt);
     return -ENOSPC;
   }
@@ -376,7 +392,7 @@ ssize_t Link::AcceptReply(Packet* pkt, const struct iovec* iov) {
   struct syslink_msg hdr = LoadHeader(pkt->msg);
   Pending p;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     auto it = pending_.find(hdr.sm_msgid);
     if (it == pending_.end()) {
       stats_.late_replies++;
@@ -416,8 +432,8 @@ ssize_t Link::AcceptReply(Packet* pkt, const struct iovec* iov) {
       }
       break;
   }
-  {
-    absl::MutexLock lock(&mu_);
+  if (bad || data != 0) {
+    std::lock_guard<std::mutex> lock(mu_);
     if (bad) stats_.rejected++;  // the reply is still delivered: it is the one
     stats_.dma_bytes_received += data;
   }
@@ -447,7 +463,7 @@ ssize_t Link::AcceptCommand(Packet* pkt, const struct iovec* iov, int iovcnt) {
     default: ok = false; break;
   }
   if (!ok || (!dmaw && f.dma_bytes != 0) || (!dmar && f.dma_room != 0)) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     stats_.rejected++;
     return 0;
   }
@@ -458,7 +474,7 @@ ssize_t Link::AcceptCommand(Packet* pkt, const struct iovec* iov, int iovcnt) {
     std::shared_ptr<Mapping> map;
     if (MapCache::Get().Map(pkt->fd.get(), true, &map) != 0 ||
         f.dma_offset > map->size || f.dma_room > map->size - f.dma_offset) {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       stats_.rejected++;
       return 0;
     }
@@ -466,7 +482,7 @@ ssize_t Link::AcceptCommand(Packet* pkt, const struct iovec* iov, int iovcnt) {
     owed.direct_offset = f.dma_offset;
   }
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (owed_.contains(hdr.sm_msgid) || owed_.size() >= kMaxOwed ||
         owed_bytes_ + pkt->msg_len > kMaxOwedBytes) {
       stats_.rejected++;  // a duplicate msgid, or a peer over every bound
@@ -485,7 +501,7 @@ ssize_t Link::AcceptCommand(Packet* pkt, const struct iovec* iov, int iovcnt) {
     } else {
       err = CopyFromMemfd(pkt->fd.get(), one_off, f.dma_offset, dst, f.dma_bytes);
     }
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (err != 0) {  // the peer's data was not where it said: drop it
       auto it = owed_.find(hdr.sm_msgid);
       owed_bytes_ -= it->second.bytes;
@@ -517,7 +533,9 @@ ssize_t Link::Write(const struct iovec* iov, int iovcnt) {
   if (shutdown_) return -EBADF;
   // Work on a copy: the transport sets sm_sessid and sm_rlabel, and a
   // reversed-byte-order message is swapped; the caller's buffer is const.
-  alignas(8) unsigned char buf[SL_MAXSIZE];
+  // The frame goes in front of the message, so the packet is one piece.
+  alignas(8) unsigned char packet[sizeof(LocalFrame) + SL_MAXSIZE];
+  unsigned char* buf = packet + sizeof(LocalFrame);
   memcpy(buf, iov[0].iov_base, len);
   const int err = sl_msg_validate(buf, len);
   if (err != 0) return -err;
@@ -589,14 +607,15 @@ ssize_t Link::WriteCommand(struct syslink_msg* msg, size_t len,
     if (as_memfd) f.flags |= LocalFrame::kFlagCopy;
     memfd = fd;
   }
-  const ssize_t r = SendPacket(f, msg, len, memfd);
+  const ssize_t r = SendPacket(f, reinterpret_cast<unsigned char*>(msg), len, memfd);
   if (r < 0) {
     Unreserve(msg->sm_msgid);
     return r;
   }
-  absl::MutexLock lock(&mu_);
-  stats_.cmds_sent++;
-  stats_.dma_bytes_sent += f.dma_bytes;
+  if (f.dma_bytes != 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.dma_bytes_sent += f.dma_bytes;
+  }
   return static_cast<ssize_t>(len);
 }
 
@@ -604,7 +623,7 @@ ssize_t Link::WriteReply(struct syslink_msg* msg, size_t len,
                          const struct iovec* dma) {
   Owed owed;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (eof_) return -EPIPE;
     auto it = owed_.find(msg->sm_msgid);
     if (it == owed_.end()) return -ENOENT;
@@ -613,6 +632,7 @@ ssize_t Link::WriteReply(struct syslink_msg* msg, size_t len,
     owed = std::move(it->second);
     owed_bytes_ -= owed.bytes;
     owed_.erase(it);
+    stats_.replies_sent++;  // taken back below if it is not sent
   }
   msg->sm_rlabel = owed.rlabel;
   LocalFrame f = {};
@@ -628,7 +648,7 @@ ssize_t Link::WriteReply(struct syslink_msg* msg, size_t len,
       bool as_memfd;
       const int perr = MakeCopyPipe(dma->iov_base, dma->iov_len, &fd, &as_memfd);
       if (perr != 0) {
-        absl::MutexLock lock(&mu_);
+        std::lock_guard<std::mutex> lock(mu_);
         owed_bytes_ += owed.bytes;
         owed_.emplace(msg->sm_msgid, std::move(owed));
         return -perr;
@@ -638,15 +658,17 @@ ssize_t Link::WriteReply(struct syslink_msg* msg, size_t len,
       if (as_memfd) f.flags |= LocalFrame::kFlagCopy;
     }
   }
-  const ssize_t r = SendPacket(f, msg, len, data_fd.get());
-  absl::MutexLock lock(&mu_);
+  const ssize_t r =
+      SendPacket(f, reinterpret_cast<unsigned char*>(msg), len, data_fd.get());
+  if (r >= 0 && f.dma_bytes == 0) return static_cast<ssize_t>(len);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (r < 0) stats_.replies_sent--;
   if (r == -EAGAIN || r == -EINTR) {  // not sent: still owed
     owed_bytes_ += owed.bytes;
     owed_.emplace(msg->sm_msgid, std::move(owed));
     return r;
   }
   if (r < 0) return r;
-  stats_.replies_sent++;
   stats_.dma_bytes_sent += f.dma_bytes;
   return static_cast<ssize_t>(len);
 }
@@ -655,7 +677,7 @@ int Link::Reserve(uint64_t msgid, Pending p) {
   bool counted = false;
   for (;;) {
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       if (shutdown_) return EBADF;
       if (eof_) return EPIPE;
       if (pending_.contains(msgid)) return EEXIST;
@@ -666,13 +688,14 @@ int Link::Reserve(uint64_t msgid, Pending p) {
         pending_.emplace(msgid, p);
         out_bytes_ += p.bytes;
         out_dma_ += p.dma_len;
+        stats_.cmds_sent++;  // taken back by Unreserve if the send fails
         return 0;
       }
     }
     if (NonBlocking()) return EAGAIN;
     int efd;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       if (!counted) stats_.quota_waits++;
       counted = true;
       if (quota_efd_ < 0) {
@@ -695,7 +718,7 @@ int Link::Reserve(uint64_t msgid, Pending p) {
     const int n = poll(pfd, 2, -1);
     const int saved = errno;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       waiters_--;
     }
     if (n < 0 && saved == EINTR) return EINTR;
@@ -717,20 +740,22 @@ void Link::ReleaseLocked(const Pending& p) {
 }
 
 void Link::Unreserve(uint64_t msgid) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.cmds_sent--;
   auto it = pending_.find(msgid);
   if (it == pending_.end()) return;  // the far end died meanwhile
   ReleaseLocked(it->second);
   pending_.erase(it);
 }
 
-ssize_t Link::SendPacket(const LocalFrame& frame, const void* msg, size_t len,
+ssize_t Link::SendPacket(const LocalFrame& frame, unsigned char* msg, size_t len,
                          int fd) {
-  struct iovec v[2] = {{const_cast<LocalFrame*>(&frame), sizeof frame},
-                       {const_cast<void*>(msg), len}};
+  unsigned char* packet = msg - sizeof(LocalFrame);
+  memcpy(packet, &frame, sizeof frame);
+  struct iovec v = {packet, sizeof frame + len};
   struct msghdr mh = {};
-  mh.msg_iov = v;
-  mh.msg_iovlen = 2;
+  mh.msg_iov = &v;
+  mh.msg_iovlen = 1;
   alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
   if (fd >= 0) {
     mh.msg_control = cbuf;
@@ -743,7 +768,9 @@ ssize_t Link::SendPacket(const LocalFrame& frame, const void* msg, size_t len,
   }
   ssize_t n;
   for (;;) {
-    n = sendmsg(fd_, &mh, MSG_NOSIGNAL);
+    // Without a descriptor to pass, send() is the cheaper system call.
+    n = fd >= 0 ? sendmsg(fd_, &mh, MSG_NOSIGNAL)
+                : send(fd_, packet, sizeof frame + len, MSG_NOSIGNAL);
     if (n >= 0) return static_cast<ssize_t>(len);
     // The socket is full. A non-blocking socket under a blocking caller
     // (a Listener's session) waits here; POLLHUP ends the wait.

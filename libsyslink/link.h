@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
+#include <mutex>
 #include "common/unique_fd.h"
 #include "libsyslink/dma.h"
 #include "libsyslink/endpoint.h"
@@ -116,11 +116,12 @@ class Link : public Endpoint {
   // One received packet.
   struct Packet {
     LocalFrame frame;
-    unsigned char* msg = nullptr;  // into the caller's iov[0] or storage
+    unsigned char* msg = nullptr;  // raw + sizeof(LocalFrame)
     size_t msg_len = 0;
     common::UniqueFd fd;
     bool truncated = false;
-    alignas(8) unsigned char storage[SL_MAXSIZE + 8];
+    // As received: frame, message, and room to notice an oversized packet.
+    alignas(8) unsigned char raw[sizeof(LocalFrame) + SL_MAXSIZE + 8];
   };
 
   // Receives one packet into PKT. Returns 1, 0 at end-of-file, or -errno;
@@ -128,7 +129,8 @@ class Link : public Endpoint {
   int Receive(const struct iovec* iov, int iovcnt, int recv_flags, Packet* pkt);
   // Checks PKT and delivers it. Returns its length, 0 if it was dropped, or
   // -ENOSPC (PKT is then held for the next read).
-  ssize_t Accept(std::unique_ptr<Packet> pkt, const struct iovec* iov, int iovcnt);
+  // PKT is moved into held_ only when the result is -ENOSPC.
+  ssize_t Accept(std::unique_ptr<Packet>& pkt, const struct iovec* iov, int iovcnt);
   ssize_t AcceptReply(Packet* pkt, const struct iovec* iov);
   ssize_t AcceptCommand(Packet* pkt, const struct iovec* iov, int iovcnt);
   // Delivers the next synthesized reply (or end-of-file); false if neither.
@@ -139,34 +141,38 @@ class Link : public Endpoint {
   // Waits for quota and records P under MSGID. Returns 0 or an errno.
   int Reserve(uint64_t msgid, Pending p);
   void Unreserve(uint64_t msgid);
-  void ReleaseLocked(const Pending& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // sendmsg of one frame and message, with FD attached if >= 0.
-  ssize_t SendPacket(const LocalFrame& frame, const void* msg, size_t len, int fd);
+  void ReleaseLocked(const Pending& p);
+  // Sends FRAME and the LEN-byte message at MSG as one packet, with FD
+  // attached if >= 0. MSG must have sizeof(LocalFrame) writable bytes in
+  // front of it: the frame is written there.
+  ssize_t SendPacket(const LocalFrame& frame, unsigned char* msg, size_t len, int fd);
   bool NonBlocking() const;
   bool AtEof() const;
 
   const int fd_;
   const Options options_;
 
-  absl::Mutex read_mu_;  // one reader at a time
-  std::unique_ptr<Packet> held_ ABSL_GUARDED_BY(read_mu_);  // after -ENOSPC
+  std::mutex read_mu_;  // one reader at a time
+  std::unique_ptr<Packet> held_;   // after -ENOSPC; guarded by read_mu_
+  std::unique_ptr<Packet> spare_;  // the next read's buffer; guarded by read_mu_
 
-  absl::Mutex mu_;
+  std::mutex mu_;  // guards everything below
   std::atomic<bool> shutdown_{false};
-  bool eof_ ABSL_GUARDED_BY(mu_) = false;
-  int death_errno_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<uint64_t, Owed> owed_ ABSL_GUARDED_BY(mu_);
-  std::vector<Synth> synth_ ABSL_GUARDED_BY(mu_);  // back: next to deliver
-  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
-  size_t out_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  size_t out_dma_ ABSL_GUARDED_BY(mu_) = 0;
-  size_t owed_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  size_t quota_ ABSL_GUARDED_BY(mu_) = SYSLINK_QUOTA_DEFAULT;
-  size_t dma_quota_ ABSL_GUARDED_BY(mu_) = SYSLINK_DMA_QUOTA_DEFAULT;
-  int quota_efd_ ABSL_GUARDED_BY(mu_) = -1;  // made on the first wait
-  uint64_t waiters_ ABSL_GUARDED_BY(mu_) = 0;
-  struct syslink_stats stats_ ABSL_GUARDED_BY(mu_) = {};
+  std::atomic<bool> gone_{false};  // eof_, readable without the lock
+  bool eof_ = false;
+  int death_errno_;
+  absl::flat_hash_map<uint64_t, Pending> pending_;
+  absl::flat_hash_map<uint64_t, Owed> owed_;
+  std::vector<Synth> synth_;  // back: next to deliver
+  uint64_t next_seq_ = 0;
+  size_t out_bytes_ = 0;
+  size_t out_dma_ = 0;
+  size_t owed_bytes_ = 0;
+  size_t quota_ = SYSLINK_QUOTA_DEFAULT;
+  size_t dma_quota_ = SYSLINK_DMA_QUOTA_DEFAULT;
+  int quota_efd_ = -1;  // made on the first wait
+  uint64_t waiters_ = 0;
+  struct syslink_stats stats_ = {};
 };
 
 }  // namespace libsyslink

@@ -87,14 +87,14 @@ int Listener::Init() {
   if (!wake_.ok() || !timer_.ok()) return errno;
   int err = Watch(epfd_.get(), wake_.get(), kTagWake);
   if (err == 0) err = Watch(epfd_.get(), timer_.get(), kTagTimer);
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (err == 0) err = Watch(epfd_.get(), ctl_.get(), kTagControl);
   return err;
 }
 
 Listener::~Listener() {
   // Sessions close with their Links: each client sees end-of-file.
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   sessions_.clear();
 }
 
@@ -107,7 +107,7 @@ void Listener::Shutdown() {
   shutdown_ = true;
   uint64_t one = 1;
   (void)!write(wake_.get(), &one, sizeof one);
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   for (auto& [sessid, link] : sessions_) link->Shutdown();
 }
 
@@ -270,7 +270,7 @@ ssize_t Listener::Read(const struct iovec* iov, int iovcnt) {
   for (;;) {
     if (shutdown_) return -EBADF;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       if (!notices_.empty()) {
         if (iov[0].iov_len < SL_MIN_MSG_SIZE) return -ENOSPC;
         PutNotice(notices_.front(), iov[0].iov_base);
@@ -294,7 +294,7 @@ ssize_t Listener::Read(const struct iovec* iov, int iovcnt) {
       const uint64_t tag = evs[i].data.u64;
       if (tag == kTagWake) continue;  // notices are taken at the top
       if (tag == kTagControl || tag == kTagTimer) {
-        absl::MutexLock lock(&mu_);
+        std::lock_guard<std::mutex> lock(mu_);
         if (tag == kTagControl) {
           HandleControl();
         } else {
@@ -304,7 +304,7 @@ ssize_t Listener::Read(const struct iovec* iov, int iovcnt) {
       }
       std::shared_ptr<Link> link;
       {
-        absl::MutexLock lock(&mu_);
+        std::lock_guard<std::mutex> lock(mu_);
         auto it = sessions_.find(tag);
         if (it == sessions_.end()) continue;  // ended meanwhile
         link = it->second;
@@ -313,7 +313,7 @@ ssize_t Listener::Read(const struct iovec* iov, int iovcnt) {
       if (r == -EAGAIN) continue;  // another thread took it
       if (r != 0) return r;        // a message, or an error for the caller
       // The client is gone and its last synthesized reply was delivered.
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       if (!sessions_.contains(tag)) continue;
       const Notice notice = EndSession(tag);
       if (iov[0].iov_len < SL_MIN_MSG_SIZE) {
@@ -343,7 +343,7 @@ ssize_t Listener::Write(const struct iovec* iov, int iovcnt) {
   if (proto & SM_PROTO_ENDIAN_REV) sessid = __builtin_bswap64(sessid);
   std::shared_ptr<Link> link;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     auto it = sessions_.find(sessid);
     if (it == sessions_.end()) return -EPIPE;  // no such session (any more)
     link = it->second;
@@ -352,7 +352,7 @@ ssize_t Listener::Write(const struct iovec* iov, int iovcnt) {
 }
 
 int Listener::SetQuota(size_t cmd_bytes, size_t dma_bytes) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (cmd_bytes != 0) quota_ = cmd_bytes;
   if (dma_bytes != 0) dma_quota_ = dma_bytes;
   for (auto& [sessid, link] : sessions_) link->SetQuota(cmd_bytes, dma_bytes);
@@ -360,7 +360,7 @@ int Listener::SetQuota(size_t cmd_bytes, size_t dma_bytes) {
 }
 
 int Listener::GetStats(struct syslink_stats* st) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   *st = closed_stats_;
   st->quota_bytes = static_cast<uint32_t>(quota_ ? quota_ : SYSLINK_QUOTA_DEFAULT);
   st->dma_quota_bytes = static_cast<uint32_t>(dma_quota_ ? dma_quota_ : SYSLINK_DMA_QUOTA_DEFAULT);

@@ -23,7 +23,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
+#include <mutex>
 #include "common/unique_fd.h"
 #include "libsyslink/control.h"
 #include "libsyslink/endpoint.h"
@@ -60,15 +60,15 @@ class Listener : public Endpoint {
   Listener(std::string service, common::UniqueFd epfd, common::UniqueFd ctl);
   int Init();
   // Handles what meshd sent on the control connection.
-  void HandleControl() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void HandleControl();
   void OnSessionOpen(const ctl::Message& m, common::UniqueFd fd)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+     ;
   // Forgets a finished session and queues nothing: returns its notice.
-  Notice EndSession(uint64_t sessid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void LostMeshd() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Reconnect() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ArmTimer(int64_t ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void QueueNotice(const Notice& n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Notice EndSession(uint64_t sessid);
+  void LostMeshd();
+  void Reconnect();
+  void ArmTimer(int64_t ms);
+  void QueueNotice(const Notice& n);
   static void PutNotice(const Notice& n, void* buf);
   bool NonBlocking() const;
 
@@ -78,17 +78,17 @@ class Listener : public Endpoint {
   common::UniqueFd timer_;
   std::atomic<bool> shutdown_{false};
 
-  absl::Mutex mu_;
-  common::UniqueFd ctl_ ABSL_GUARDED_BY(mu_);
-  bool registered_ ABSL_GUARDED_BY(mu_) = false;
-  int64_t backoff_ms_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t next_msgid_ ABSL_GUARDED_BY(mu_) = 1;
-  absl::flat_hash_map<uint64_t, std::shared_ptr<Link>> sessions_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<uint64_t, int32_t> end_reasons_ ABSL_GUARDED_BY(mu_);
-  std::deque<Notice> notices_ ABSL_GUARDED_BY(mu_);
-  size_t quota_ ABSL_GUARDED_BY(mu_) = 0;
-  size_t dma_quota_ ABSL_GUARDED_BY(mu_) = 0;
-  struct syslink_stats closed_stats_ ABSL_GUARDED_BY(mu_) = {};
+  std::mutex mu_;  // guards everything below
+  common::UniqueFd ctl_;
+  bool registered_ = false;
+  int64_t backoff_ms_ = 0;
+  uint64_t next_msgid_ = 1;
+  absl::flat_hash_map<uint64_t, std::shared_ptr<Link>> sessions_;
+  absl::flat_hash_map<uint64_t, int32_t> end_reasons_;
+  std::deque<Notice> notices_;
+  size_t quota_ = 0;
+  size_t dma_quota_ = 0;
+  struct syslink_stats closed_stats_ = {};
 };
 
 }  // namespace libsyslink

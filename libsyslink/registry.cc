@@ -15,7 +15,7 @@ Registry& Registry::Get() {
 
 std::shared_ptr<Endpoint> Registry::Find(int fd, int* err) {
   {
-    absl::ReaderMutexLock lock(&mu_);
+    std::shared_lock<std::shared_mutex> lock(mu_);
     auto it = map_.find(fd);
     if (it != map_.end()) return it->second;
   }
@@ -31,19 +31,19 @@ std::shared_ptr<Endpoint> Registry::Find(int fd, int* err) {
     *err = ENOTSOCK;
     return nullptr;
   }
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::shared_mutex> lock(mu_);
   auto& slot = map_[fd];
   if (slot == nullptr) slot = std::make_shared<Link>(fd, Link::Options{});
   return slot;
 }
 
 void Registry::Add(int fd, std::shared_ptr<Endpoint> ep) {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::shared_mutex> lock(mu_);
   map_[fd] = std::move(ep);
 }
 
 std::shared_ptr<Endpoint> Registry::Remove(int fd) {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::shared_mutex> lock(mu_);
   auto it = map_.find(fd);
   if (it == map_.end()) return nullptr;
   auto ep = std::move(it->second);

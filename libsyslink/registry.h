@@ -10,7 +10,7 @@
 #include <memory>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
+#include <shared_mutex>
 #include "libsyslink/endpoint.h"
 
 namespace libsyslink {
@@ -29,8 +29,8 @@ class Registry {
   std::shared_ptr<Endpoint> Remove(int fd);
 
  private:
-  absl::Mutex mu_;
-  absl::flat_hash_map<int, std::shared_ptr<Endpoint>> map_ ABSL_GUARDED_BY(mu_);
+  std::shared_mutex mu_;  // guards map_
+  absl::flat_hash_map<int, std::shared_ptr<Endpoint>> map_;
 };
 
 }  // namespace libsyslink
