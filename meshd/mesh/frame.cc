@@ -62,8 +62,8 @@ ProtocolError FrameDecoder::StartFrame(std::vector<Frame>* out) {
   const uint32_t len = static_cast<uint32_t>(h[0]) | (static_cast<uint32_t>(h[1]) << 8) |
                        (static_cast<uint32_t>(h[2]) << 16) | (static_cast<uint32_t>(h[3]) << 24);
   header_got_ = 0;
-  if (!IsKnownFrameType(h[4])) return error_ = ProtocolError::kUnknownFrameType;
   if (len > max_payload_bytes_) return error_ = ProtocolError::kFrameTooLarge;
+  if (!IsKnownFrameType(h[4])) return error_ = ProtocolError::kUnknownFrameType;
   type_ = static_cast<FrameType>(h[4]);
   if (len == 0) {
     out->push_back(Frame{type_, std::string()});

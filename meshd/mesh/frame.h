@@ -97,7 +97,7 @@ class FrameDecoder {
   // NextBuffers() returned (N at most their total size). Appends each frame
   // completed by them to *OUT (at most two per call). Returns kNone, or
   // kFrameTooLarge / kUnknownFrameType for a bad header (frames completed
-  // before it are still appended).
+  // before it are still appended; the length is checked first).
   ProtocolError Commit(size_t n, std::vector<Frame>* out);
 
   // Copies DATA through NextBuffers()/Commit(), appending completed frames

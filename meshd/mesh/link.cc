@@ -141,7 +141,11 @@ void Link::OnPollEvent(uv_poll_t* h, int status, int events) {
   auto* link = static_cast<Link*>(h->data);
   if (link->closing()) return;
   if (status < 0) {
-    link->Close(LinkCloseReason::kIoError, std::string("poll: ") + uv_strerror(status));
+    // libuv reports EPOLLERR as UV_EBADF: the socket's own error says more.
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(link->fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err == 0) err = -status;
+    link->CloseForErrno(err, "socket");
     return;
   }
   if (link->state_ == LinkState::kConnecting) {
@@ -169,7 +173,7 @@ void Link::ReadSome() {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      Close(LinkCloseReason::kIoError, std::string("read: ") + strerror(errno));
+      CloseForErrno(errno, "read");
       return;
     }
     if (n == 0) {
@@ -396,7 +400,7 @@ void Link::SetFrozen(bool frozen) {
 bool Link::SendData(std::string payload) {
   if (state_ != LinkState::kEstablished || payload.size() > send_limit_) return false;
   Enqueue(FrameType::kData, std::move(payload), true);
-  return true;
+  return !closing();  // over the hard cap: the link (and the frame) went
 }
 
 void Link::SendControl(FrameType type, std::string payload) {
@@ -467,7 +471,7 @@ void Link::Flush() {
         }
         return;
       }
-      Close(LinkCloseReason::kIoError, std::string("write: ") + strerror(errno));
+      CloseForErrno(errno, "write");
       return;
     }
     bytes_out_ += static_cast<uint64_t>(n);
@@ -511,6 +515,13 @@ void Link::Advance(size_t n) {
     congested_ = false;
     owner_->LinkDrained(this);
   }
+}
+
+void Link::CloseForErrno(int err, const char* what) {
+  // A reset or broken pipe is the peer going away, not our I/O failing.
+  const bool gone = err == ECONNRESET || err == EPIPE || err == ECONNABORTED;
+  Close(gone ? LinkCloseReason::kPeerClosed : LinkCloseReason::kIoError,
+        std::string(what) + ": " + strerror(err));
 }
 
 void Link::Refuse(HandshakeFailure failure, std::string_view detail) {

@@ -104,8 +104,9 @@ class Link {
   int Start(const struct sockaddr* addr, socklen_t len);
 
   // Queues a DATA frame. Returns false (nothing queued) unless established
-  // and PAYLOAD fits the peer's max_frame_bytes. Over twice max_queued_bytes
-  // unsent, the link is closed (kOverflow) and this still returns true.
+  // and PAYLOAD fits the peer's max_frame_bytes. If it takes the unsent
+  // bytes over twice max_queued_bytes, the link is closed (kOverflow) and
+  // this returns false.
   bool SendData(std::string payload);
   // Queues a control frame (ahead of unstarted DATA frames). Ignored unless
   // the link is in the handshake or established.
@@ -173,6 +174,7 @@ class Link {
   void BeginHandshake();
   void ReadSome();
   void HandleFrame(Frame& frame);
+  void CloseForErrno(int err, const char* what);
   void HandleHandshakeFrame(Frame& frame);
   void HandleHeartbeat(const std::string& payload);
   bool TakeControlToken();

@@ -485,7 +485,12 @@ void MeshNode::Impl::OnResolved(uv_getaddrinfo_t* req, int status, struct addrin
     self->DialFailed(d, std::string("resolve: ") + uv_strerror(status));
     return;
   }
-  self->Connect(d, res->ai_addr, res->ai_addrlen);
+  // Each attempt takes the next address the name resolves to.
+  size_t n = 0;
+  for (struct addrinfo* a = res; a != nullptr; a = a->ai_next) n++;
+  struct addrinfo* pick = res;
+  for (size_t i = (d->attempts - 1) % n; i > 0; i--) pick = pick->ai_next;
+  self->Connect(d, pick->ai_addr, pick->ai_addrlen);
   uv_freeaddrinfo(res);
 }
 

@@ -150,8 +150,8 @@ class MeshNode {
   // PAYLOAD is over the frame limit (ours or the peer's). Never blocks.
   // Above max_link_queued_bytes unsent, the link is congested: Congested()
   // is true until it drains below half, then OnLinkWritable(). Callers must
-  // stop sending on a congested link; at twice the limit the link is closed
-  // (OnLinkDown) rather than grow.
+  // stop sending on a congested link; a frame that would take it over twice
+  // the limit closes the link instead (OnLinkDown; SendData returns false).
   bool SendData(LinkId link, std::string payload);
   bool Congested(LinkId link) const;
   // Backpressure from above: stop/resume reading LINK (TCP then pushes back
