@@ -1,0 +1,160 @@
+#include "meshd/mesh/frame.h"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace meshd {
+namespace mesh {
+namespace {
+
+std::string Header(uint32_t len, uint8_t type) {
+  std::string h(kFrameHeaderBytes, '\0');
+  h[0] = static_cast<char>(len & 0xff);
+  h[1] = static_cast<char>((len >> 8) & 0xff);
+  h[2] = static_cast<char>((len >> 16) & 0xff);
+  h[3] = static_cast<char>((len >> 24) & 0xff);
+  h[4] = static_cast<char>(type);
+  return h;
+}
+
+TEST(FrameTest, HeaderIsLittleEndianLengthThenType) {
+  const std::string f = EncodeFrame(FrameType::kData, "abc");
+  ASSERT_EQ(f.size(), 8u);
+  EXPECT_EQ(f.substr(0, 5), Header(3, 8));
+  EXPECT_EQ(f.substr(5), "abc");
+  char h[kFrameHeaderBytes];
+  EncodeFrameHeader(FrameType::kLsa, 0x01020304, h);
+  EXPECT_EQ(std::string(h, 5), std::string("\x04\x03\x02\x01\x06", 5));
+}
+
+TEST(FrameTest, RoundTripEveryTypeAndSize) {
+  std::string stream;
+  std::vector<Frame> want;
+  for (uint8_t t = 1; t <= kMaxFrameType; t++) {
+    for (size_t len : {0, 1, 4, 5, 6, 100, 70000}) {
+      std::string payload(len, '\0');
+      for (size_t i = 0; i < len; i++) payload[i] = static_cast<char>(i * 7 + t);
+      stream += EncodeFrame(static_cast<FrameType>(t), payload);
+      want.push_back(Frame{static_cast<FrameType>(t), payload});
+    }
+  }
+  // Whole, byte by byte, and in odd chunks: always the same frames.
+  for (size_t chunk : {stream.size(), size_t{1}, size_t{3}, size_t{7}, size_t{4096}}) {
+    FrameDecoder dec(1 << 20);
+    std::vector<Frame> got;
+    for (size_t at = 0; at < stream.size(); at += chunk) {
+      ASSERT_EQ(dec.Feed(std::string_view(stream).substr(at, chunk), &got), ProtocolError::kNone);
+    }
+    EXPECT_FALSE(dec.mid_frame());
+    ASSERT_EQ(got.size(), want.size()) << "chunk " << chunk;
+    for (size_t i = 0; i < got.size(); i++) {
+      EXPECT_EQ(got[i].type, want[i].type);
+      EXPECT_EQ(got[i].payload, want[i].payload);
+    }
+  }
+}
+
+TEST(FrameTest, BuffersPointIntoTheFramesOwnPayload) {
+  // The socket path: readv into NextBuffers(). The payload handed out is the
+  // very buffer the bytes were read into (no copy). (Payloads of up to 15
+  // bytes live inside the std::string object itself, so moving those copies
+  // them; this one is bigger.)
+  FrameDecoder dec(1 << 20);
+  std::vector<Frame> got;
+  struct iovec iov[2];
+  ASSERT_EQ(dec.NextBuffers(iov), 1);
+  ASSERT_EQ(iov[0].iov_len, kFrameHeaderBytes);
+  const std::string body_bytes(100, 'p');
+  memcpy(iov[0].iov_base, Header(100, 8).data(), 5);
+  ASSERT_EQ(dec.Commit(5, &got), ProtocolError::kNone);
+  EXPECT_TRUE(dec.mid_frame());
+  ASSERT_EQ(dec.NextBuffers(iov), 2);
+  ASSERT_EQ(iov[0].iov_len, 100u);
+  ASSERT_EQ(iov[1].iov_len, kFrameHeaderBytes);
+  char* body = static_cast<char*>(iov[0].iov_base);
+  memcpy(body, body_bytes.data(), 100);
+  // And the next frame's header in the same read: an empty READY.
+  memcpy(iov[1].iov_base, Header(0, 3).data(), 5);
+  ASSERT_EQ(dec.Commit(105, &got), ProtocolError::kNone);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].payload, body_bytes);
+  EXPECT_EQ(got[0].payload.data(), body);
+  EXPECT_EQ(got[1].type, FrameType::kReady);
+  EXPECT_FALSE(dec.mid_frame());
+}
+
+TEST(FrameTest, PartialHeaderInSecondBuffer) {
+  FrameDecoder dec(1 << 20);
+  std::vector<Frame> got;
+  std::string s = EncodeFrame(FrameType::kData, "xy") + EncodeFrame(FrameType::kProbe, "z");
+  // Feed the first frame and 2 bytes of the next header together.
+  ASSERT_EQ(dec.Feed(s.substr(0, 9), &got), ProtocolError::kNone);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(dec.mid_frame());
+  ASSERT_EQ(dec.Feed(s.substr(9), &got), ProtocolError::kNone);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].type, FrameType::kProbe);
+  EXPECT_EQ(got[1].payload, "z");
+}
+
+TEST(FrameTest, TooLarge) {
+  FrameDecoder dec(100);
+  std::vector<Frame> got;
+  EXPECT_EQ(dec.Feed(Header(100, 8) + std::string(100, 'a'), &got), ProtocolError::kNone);
+  EXPECT_EQ(got.size(), 1u);
+  EXPECT_EQ(dec.Feed(Header(101, 8), &got), ProtocolError::kFrameTooLarge);
+  // Failed for good.
+  EXPECT_EQ(dec.Feed(EncodeFrame(FrameType::kData, ""), &got), ProtocolError::kFrameTooLarge);
+  EXPECT_EQ(dec.error(), ProtocolError::kFrameTooLarge);
+  EXPECT_EQ(got.size(), 1u);
+}
+
+TEST(FrameTest, HugeLengthIsRejectedBeforeAllocating) {
+  FrameDecoder dec(1 << 20);
+  std::vector<Frame> got;
+  EXPECT_EQ(dec.Feed(Header(0xffffffffu, 8), &got), ProtocolError::kFrameTooLarge);
+}
+
+TEST(FrameTest, UnknownTypes) {
+  for (uint8_t t : {0, 9, 100, 255}) {
+    FrameDecoder dec(1 << 20);
+    std::vector<Frame> got;
+    EXPECT_EQ(dec.Feed(Header(0, t), &got), ProtocolError::kUnknownFrameType) << int(t);
+    EXPECT_TRUE(got.empty());
+  }
+}
+
+TEST(FrameTest, FramesBeforeABadHeaderAreKept) {
+  FrameDecoder dec(1 << 20);
+  std::vector<Frame> got;
+  EXPECT_EQ(dec.Feed(EncodeFrame(FrameType::kData, "ok") + Header(0, 77), &got),
+            ProtocolError::kUnknownFrameType);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload, "ok");
+}
+
+TEST(FrameTest, LimitChangeAppliesToTheNextHeader) {
+  FrameDecoder dec(10);
+  std::vector<Frame> got;
+  ASSERT_EQ(dec.Feed(Header(10, 8), &got), ProtocolError::kNone);
+  dec.set_max_payload_bytes(5);
+  // The frame already started keeps its limit.
+  ASSERT_EQ(dec.Feed(std::string(10, 'a'), &got), ProtocolError::kNone);
+  EXPECT_EQ(dec.Feed(Header(6, 8), &got), ProtocolError::kFrameTooLarge);
+}
+
+TEST(FrameTest, Names) {
+  EXPECT_STREQ(FrameTypeName(FrameType::kHello), "hello");
+  EXPECT_STREQ(FrameTypeName(FrameType::kData), "data");
+  EXPECT_STREQ(FrameTypeName(static_cast<FrameType>(99)), "unknown");
+  EXPECT_FALSE(IsKnownFrameType(0));
+  EXPECT_TRUE(IsKnownFrameType(8));
+  EXPECT_FALSE(IsKnownFrameType(9));
+}
+
+}  // namespace
+}  // namespace mesh
+}  // namespace meshd
