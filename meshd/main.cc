@@ -21,6 +21,9 @@
 #include "meshd/client/broker.h"
 #include "meshd/client/client_server.h"
 #include "meshd/config.h"
+#include "meshd/mesh/mesh_node.h"
+#include "meshd/mesh_glue.h"
+#include "meshd/relay/relay.h"
 #include "meshd/sd_notify.h"
 #include "meshd/uv_timer.h"
 
@@ -35,10 +38,17 @@ using meshd::config::MeshdConfig;
 // Everything that runs on the event loop, in the order it is built.
 struct Daemon {
   uv_loop_t loop;
+  uint32_t drain_timeout_ms = 5000;
   std::unique_ptr<meshd::Broker> broker;
   std::unique_ptr<meshd::ClientServer> clients;
+  std::unique_ptr<meshd::MeshGlue> glue;
+  std::unique_ptr<meshd::MeshNode> mesh;     // null: a single-node mesh
+  std::unique_ptr<meshd::Relay> relay;
   uv_signal_t sigterm, sigint;
+  uv_timer_t drain_timer;
+  uint64_t drain_deadline_ms = 0;
   bool stopping = false;
+  bool finished = false;
 };
 
 meshd::Broker::Limits BrokerLimits(const MeshdConfig& c) {
@@ -60,16 +70,65 @@ meshd::ClientServer::Options ClientOptions(const MeshdConfig& c) {
   return o;
 }
 
-void Stop(Daemon* d, const char* why) {
-  if (d->stopping) return;
-  d->stopping = true;
-  meshd::SdNotify("STOPPING=1");
-  common::Log(common::LogLevel::kInfo, "meshd", "stopping").Kv("signal", why);
-  d->broker->SetDraining(true);
+meshd::MeshNode::Options MeshOptions(const MeshdConfig& c, std::string key) {
+  meshd::MeshNode::Options o;
+  o.node_name = c.node().name();
+  o.node_id = c.node().id();
+  o.listen_address = c.mesh().listen_address();
+  for (const auto& p : c.mesh().peers()) o.peers.push_back({p.address(), p.name()});
+  o.cluster_key = std::move(key);
+  o.heartbeat_interval_ms = c.mesh().heartbeat_interval_ms();
+  o.dead_interval_ms = c.mesh().dead_interval_ms();
+  o.backoff_min_ms = c.mesh().reconnect_backoff_min_ms();
+  o.backoff_max_ms = c.mesh().reconnect_backoff_max_ms();
+  o.max_link_queued_bytes = c.mesh().max_link_queued_bytes();
+  o.max_nodes = c.mesh().max_nodes();
+  return o;
+}
+
+meshd::Relay::Options RelayOptions(const MeshdConfig& c) {
+  meshd::Relay::Options o;
+  o.window_bytes = static_cast<uint32_t>(c.mesh().max_session_inflight_bytes());
+  return o;
+}
+
+// The last step of stopping: whatever is still open is told ECONNABORTED,
+// every socket closes, and the loop runs out of handles.
+void Finish(Daemon* d) {
+  if (d->finished) return;
+  d->finished = true;
+  if (d->relay != nullptr) d->relay->Shutdown();
+  if (d->mesh != nullptr) d->mesh->Stop();
   d->clients->Stop();
+  uv_close(reinterpret_cast<uv_handle_t*>(&d->drain_timer), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&d->sigterm), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&d->sigint), nullptr);
-  // The loop ends when the last handle has closed.
+}
+
+// Drain: refuse new sessions, let relayed commands in flight finish (up to
+// drain.timeout_ms), then Finish. Local sessions do not pass through meshd
+// and are not affected. A second signal finishes at once.
+void Stop(Daemon* d, const char* why) {
+  if (d->stopping) {
+    Finish(d);
+    return;
+  }
+  d->stopping = true;
+  meshd::SdNotify("STOPPING=1");
+  common::Log(common::LogLevel::kInfo, "meshd", "draining")
+      .Kv("signal", why)
+      .Kv("timeout_ms", d->drain_timeout_ms);
+  d->broker->SetDraining(true);
+  if (d->relay != nullptr) d->relay->SetDraining(true);
+  d->drain_deadline_ms = uv_now(&d->loop) + d->drain_timeout_ms;
+  uv_timer_start(&d->drain_timer, [](uv_timer_t* t) {
+    auto* d = static_cast<Daemon*>(t->data);
+    const bool busy = d->relay != nullptr && d->relay->Busy();
+    if (!busy || uv_now(&d->loop) >= d->drain_deadline_ms) {
+      if (busy) common::Log(common::LogLevel::kWarn, "meshd", "drain timed out");
+      Finish(d);
+    }
+  }, 0, 20);
 }
 
 }  // namespace
@@ -124,6 +183,31 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // The mesh: authenticated links to other nodes, routing, and the sessions
+  // relayed over them (off when no listen address or peers are configured).
+  if (meshd::MeshEnabled(config)) {
+    absl::StatusOr<std::string> key = meshd::LoadClusterKey(config.mesh().cluster_key_file());
+    if (!key.ok()) {
+      common::Log(common::LogLevel::kError, "meshd", "cannot load the cluster key")
+          .Kv("error", key.status());
+      return 1;
+    }
+    d.glue = std::make_unique<meshd::MeshGlue>();
+    d.mesh = std::make_unique<meshd::MeshNode>(&d.loop, MeshOptions(config, *std::move(key)),
+                                               d.glue.get());
+    d.relay = std::make_unique<meshd::Relay>(&d.loop, RelayOptions(config), d.glue.get(),
+                                             d.broker.get(), meshd::UvTimers(&d.loop));
+    d.glue->Attach(d.mesh.get(), d.relay.get());
+    d.broker->SetRemote(d.relay.get());
+    if (absl::Status s = d.mesh->Start(); !s.ok()) {
+      common::Log(common::LogLevel::kError, "meshd", "cannot start the mesh").Kv("error", s);
+      return 1;
+    }
+  }
+  d.drain_timeout_ms = config.drain().timeout_ms();
+  uv_timer_init(&d.loop, &d.drain_timer);
+  d.drain_timer.data = &d;
+
   // Signals: SIGTERM and SIGINT stop the daemon cleanly.
   uv_signal_init(&d.loop, &d.sigterm);
   uv_signal_init(&d.loop, &d.sigint);
@@ -138,12 +222,17 @@ int main(int argc, char** argv) {
   common::Log(common::LogLevel::kInfo, "meshd", "ready")
       .Kv("node", config.node().name())
       .Kv("node_id", common::Hex(config.node().id()))
+      .Kv("mesh_port", d.mesh != nullptr ? d.mesh->listen_port() : 0)
       .Kv("pid", getpid());
   meshd::SdNotify("READY=1");
   uv_run(&d.loop, UV_RUN_DEFAULT);
 
+  d.relay.reset();
+  d.mesh.reset();
+  uv_run(&d.loop, UV_RUN_NOWAIT);  // their handles' close callbacks
   d.clients.reset();
   d.broker.reset();
+  uv_run(&d.loop, UV_RUN_NOWAIT);
   uv_loop_close(&d.loop);
   common::Log(common::LogLevel::kInfo, "meshd", "stopped");
   return 0;

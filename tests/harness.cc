@@ -110,7 +110,12 @@ bool Meshd::Start(std::chrono::milliseconds timeout) {
     dup2(log, 2);
     dup2(log, 1);
     setenv("NOTIFY_SOCKET", notify_path_.c_str(), 1);
-    execl(bin.c_str(), "meshd", "--config", config_path_.c_str(), nullptr);
+    if (!netns_.empty()) {
+      execlp("ip", "ip", "netns", "exec", netns_.c_str(), bin.c_str(), "--config",
+             config_path_.c_str(), nullptr);
+    } else {
+      execl(bin.c_str(), "meshd", "--config", config_path_.c_str(), nullptr);
+    }
     _exit(127);
   }
   return WaitNotify("READY=1", timeout);
@@ -148,6 +153,31 @@ int Meshd::Wait(std::chrono::milliseconds timeout) {
   const int status = WaitPid(pid_, timeout);
   if (status != -1) pid_ = -1;
   return status;
+}
+
+int Meshd::MeshPort() const {
+  // The last "ready" line: ... msg=ready ... mesh_port=N ...
+  const std::string log = ReadLog();
+  const size_t ready = log.rfind("msg=ready");
+  if (ready == std::string::npos) return -1;
+  const size_t at = log.find("mesh_port=", ready);
+  if (at == std::string::npos) return -1;
+  return atoi(log.c_str() + at + strlen("mesh_port="));
+}
+
+std::string WriteClusterKey(const std::string& dir, const std::string& key) {
+  const std::string path = dir + "/cluster.key";
+  std::ofstream out(path);
+  out << key << "\n";
+  out.close();
+  chmod(path.c_str(), 0600);
+  return path;
+}
+
+int Shell(const std::string& command) {
+  const int status = system(command.c_str());
+  if (status == -1 || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
 }
 
 std::string Meshd::ReadLog() const {
@@ -202,6 +232,11 @@ Channel::~Channel() {
 
 void Channel::Put(int64_t v) {
   if (write(fds_[1], &v, sizeof v) != sizeof v) abort();
+}
+
+void Channel::PutMany(const int64_t* v, size_t n) {
+  const ssize_t bytes = static_cast<ssize_t>(n * sizeof *v);
+  if (write(fds_[1], v, static_cast<size_t>(bytes)) != bytes) abort();
 }
 
 bool Channel::Get(int64_t* v, std::chrono::milliseconds timeout) {

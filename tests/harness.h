@@ -55,6 +55,13 @@ class Meshd {
   bool WaitNotify(const std::string& state,
                   std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
+  // Runs meshd inside network namespace NETNS (ip netns exec), from the
+  // next Start() on.
+  void SetNetns(const std::string& netns) { netns_ = netns; }
+  // The mesh port meshd reported when it became ready (its listen address
+  // may have said port 0), or -1.
+  int MeshPort() const;
+
   pid_t pid() const { return pid_; }
   const std::string& client_socket() const { return client_socket_; }
   const std::string& config_path() const { return config_path_; }
@@ -62,7 +69,7 @@ class Meshd {
   std::string ReadLog() const;
 
  private:
-  std::string dir_, client_socket_, config_path_, log_path_, notify_path_;
+  std::string dir_, client_socket_, config_path_, log_path_, notify_path_, netns_;
   int notify_fd_ = -1;
   pid_t pid_ = -1;
 };
@@ -83,6 +90,12 @@ class Child {
   pid_t pid_ = -1;
 };
 
+// Writes a cluster key file (mode 0600) in DIR and returns its path.
+std::string WriteClusterKey(const std::string& dir, const std::string& key);
+
+// Runs a shell command; returns its exit status (or -1).
+int Shell(const std::string& command);
+
 // A one-way pipe for children to report to the test: Put() a value, Get()
 // it (with a deadline). Both ends stay open in both processes.
 class Channel {
@@ -90,6 +103,9 @@ class Channel {
   Channel();
   ~Channel();
   void Put(int64_t v);
+  // Puts N values in one write: atomic even with several writers (N * 8
+  // bytes must stay under PIPE_BUF).
+  void PutMany(const int64_t* v, size_t n);
   // Returns false on timeout or end-of-file.
   bool Get(int64_t* v, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 

@@ -107,7 +107,7 @@ int ServeEcho(const char* name, Channel* ready, int pings, Channel* report) {
     if (IsNotice(m, SL_NOTICE_SESSION_OPEN)) {
       for (int i = 0; i < pings; i++) {
         Msg p = Command(next_id++, kPing, m.msg.sm_sessid);
-        if (syslink_write(fd, &p, Len(p)) < 0) return 3;
+        if (syslink_write(fd, &p, Len(p)) < 0 && errno != EPIPE) return 3;
       }
       continue;
     }
@@ -132,7 +132,7 @@ int ServeEcho(const char* name, Channel* ready, int pings, Channel* report) {
     sl_msg_fini(&r.msg);
     struct iovec out[2] = {{&r, Len(r)}, {data, got}};
     const bool dmar = m.msg.sm_head.se_cmd & SE_CMDF_DMAR;
-    if (syslink_writev(fd, out, dmar && got > 0 ? 2 : 1) < 0) return 5;
+    if (syslink_writev(fd, out, dmar && got > 0 ? 2 : 1) < 0 && errno != EPIPE) return 5;
   }
 }
 

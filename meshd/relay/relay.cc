@@ -107,7 +107,9 @@ void Relay::Connect(Client* c, const Message& m, uint64_t sessid) {
     counters_.opens_failed++;
     c->Send(libsyslink::ctl::ReplyTo(m, err));
   };
-  if (shutting_down_ || session_count() >= options_.max_sessions) return refuse(EAGAIN);
+  if (shutting_down_ || draining_ || session_count() >= options_.max_sessions) {
+    return refuse(EAGAIN);
+  }
   const std::optional<uint64_t> node = mesh_->Resolve(m.node);
   if (!node.has_value()) return refuse(EHOSTUNREACH);
   const uint64_t link = mesh_->NextHop(*node);
@@ -178,7 +180,9 @@ void Relay::OnOpen(uint64_t link, RelayFrame& f, std::string payload) {
   relay::RelayOpen& o = f.open;
   auto answer = [&](int err) { SendOn(link, EncodeControl(RelayType::kOpenReply, sessid, err)); };
   if (edges_.contains(sessid) || transits_.contains(sessid)) return answer(EEXIST);
-  if (shutting_down_ || session_count() >= options_.max_sessions) return answer(EAGAIN);
+  if (shutting_down_ || draining_ || session_count() >= options_.max_sessions) {
+    return answer(EAGAIN);
+  }
   if (o.dst_node() == mesh_->self_id()) {
     int pair[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return answer(EAGAIN);
@@ -659,6 +663,17 @@ void Relay::OnReachability(uint64_t node, bool reachable) {
     counters_.teardowns_unreachable++;
     Teardown(it->second.get(), EHOSTUNREACH, true);
   }
+}
+
+bool Relay::Busy() const {
+  for (const auto& [id, e] : edges_) {
+    if (e->state != Edge::State::kOpen) continue;
+    if (e->window_used > 0 || !e->to_local.empty()) return true;
+    struct syslink_stats st;
+    e->local->GetStats(&st);
+    if (st.outstanding > 0 || st.unreplied > 0) return true;
+  }
+  return false;
 }
 
 void Relay::Shutdown() {

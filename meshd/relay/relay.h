@@ -100,6 +100,12 @@ class Relay : public RemoteSessions {
   void OnLinkWritable(uint64_t link);
   void OnReachability(uint64_t node, bool reachable);
 
+  // Draining: new sessions (from here or passing through) are refused with
+  // EAGAIN; open ones go on.
+  void SetDraining(bool draining) { draining_ = draining; }
+  // True while some session has work in flight: commands awaiting replies
+  // on either side of this node's edges, or frames not yet delivered.
+  bool Busy() const;
   // Tears every session down with ECONNABORTED (meshd is stopping).
   void Shutdown();
 
@@ -143,6 +149,7 @@ class Relay : public RemoteSessions {
   Broker* const broker_;
   TimerFactory timers_;
   bool shutting_down_ = false;
+  bool draining_ = false;
   Counters counters_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Edge>> edges_;
   absl::flat_hash_map<uint64_t, Transit> transits_;
