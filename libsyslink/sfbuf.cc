@@ -310,12 +310,7 @@ int SfBufCache::AllocShared(const Key& key, const struct sl_page& page,
       }
       slot = TakeSlotLocked(&recycled);
       if (slot != nullptr) break;
-      if (flags & SFB_NOWAIT) {
-        Bump(failures_);
-        return EAGAIN;
-      }
-      // Before sleeping, give back this thread's own inactive SFB_CPUPRIVATE
-      // pages, and ask other threads to give back theirs.
+      // No slot: this thread's own inactive SFB_CPUPRIVATE pages go first.
       if (ThreadCache* tc = FindThreadCache(); tc != nullptr && !tc->lru.empty()) {
         std::vector<sl_sfbuf*> dead;
         TrimLocked(tc, /*all=*/true, &dead);
@@ -324,6 +319,11 @@ int SfBufCache::AllocShared(const Key& key, const struct sl_page& page,
         mu_.Lock();
         continue;
       }
+      if (flags & SFB_NOWAIT) {
+        Bump(failures_);
+        return EAGAIN;
+      }
+      // Other threads give back theirs at their next SFB_CPUPRIVATE call.
       if (private_mapped_ > 0) trim_epoch_.fetch_add(1, std::memory_order_release);
       if (!waited) {
         Bump(waits_);
