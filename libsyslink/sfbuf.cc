@@ -22,6 +22,7 @@ namespace libsyslink {
 
 using sfbuf_internal::Key;
 using sfbuf_internal::LruList;
+using sfbuf_internal::MutexLock;
 using sfbuf_internal::ThreadCache;
 
 namespace {
@@ -165,7 +166,7 @@ std::atomic<uint64_t> next_cache_id{1};
 
 // Serializes a ThreadCache's detachment: its thread's exit against its
 // cache's destruction.
-ABSL_CONST_INIT absl::Mutex thread_cache_mu(absl::kConstInit);
+std::mutex thread_cache_mu;
 
 }  // namespace
 
@@ -179,7 +180,7 @@ struct ThreadCaches {
   std::vector<std::unique_ptr<ThreadCache>> all;
 
   ~ThreadCaches() {
-    absl::MutexLock lock(&thread_cache_mu);
+    std::lock_guard<std::mutex> lock(thread_cache_mu);
     for (auto& tc : all) {
       if (tc->cache != nullptr) tc->cache->RetireThreadCache(tc.get());
     }
@@ -240,8 +241,8 @@ SfBufCache::SfBufCache(Options options)
 
 SfBufCache::~SfBufCache() {
   std::vector<sl_sfbuf*> dead;
-  absl::MutexLock tlock(&thread_cache_mu);
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> tlock(thread_cache_mu);
+  MutexLock lock(&mu_);
   for (ThreadCache* tc : thread_caches_) {
     for (auto& [key, e] : tc->map) dead.push_back(e);
     tc->map.clear();
@@ -292,7 +293,7 @@ int SfBufCache::AllocShared(const Key& key, const struct sl_page& page,
   sl_sfbuf* slot = nullptr;
   bool recycled = false;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     for (;;) {
       auto it = hash_.find(key);
       if (it != hash_.end()) {
@@ -338,7 +339,7 @@ int SfBufCache::AllocShared(const Key& key, const struct sl_page& page,
   const int err = MapSlot(slot, page);
   std::vector<sl_sfbuf*> dead;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (err == 0) {
       auto [it, inserted] = hash_.try_emplace(key, slot);
       if (inserted) {
@@ -484,7 +485,7 @@ ThreadCache* SfBufCache::LocalThreadCache() {
   if (found == nullptr) {
     {
       // Drop this thread's caches of destroyed SfBufCaches.
-      absl::MutexLock tlock(&thread_cache_mu);
+      std::lock_guard<std::mutex> tlock(thread_cache_mu);
       tcs.all.erase(std::remove_if(tcs.all.begin(), tcs.all.end(),
                                    [](const std::unique_ptr<ThreadCache>& tc) {
                                      return tc->cache == nullptr;
@@ -494,7 +495,7 @@ ThreadCache* SfBufCache::LocalThreadCache() {
     auto tc = std::make_unique<ThreadCache>(this, id_, &tcs);
     found = tc.get();
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       thread_caches_.insert(found);
       found->trim_epoch = trim_epoch_.load(std::memory_order_relaxed);
     }
@@ -527,7 +528,7 @@ int SfBufCache::AllocPrivate(const Key& key, const struct sl_page& page,
   sl_sfbuf* slot = nullptr;
   bool recycled = false;
   if (tc->mapped < cpuprivate_pages_) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     slot = TakePrivateSlotLocked(&recycled);
     if (slot != nullptr && recycled) Bump(recycles_);
   }
@@ -546,7 +547,7 @@ int SfBufCache::AllocPrivate(const Key& key, const struct sl_page& page,
   if (int err = MapSlot(slot, page); err != 0) {
     tc->mapped--;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       DropSlotLocked(slot, true);
     }
     std::vector<sl_sfbuf*> dead{slot};
@@ -583,7 +584,7 @@ void SfBufCache::TrimLocked(ThreadCache* tc, bool all,
 void SfBufCache::TrimThreadCache(ThreadCache* tc) {
   std::vector<sl_sfbuf*> dead;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     TrimLocked(tc, /*all=*/false, &dead);
   }
   Unmap(&dead);
@@ -592,7 +593,7 @@ void SfBufCache::TrimThreadCache(ThreadCache* tc) {
 void SfBufCache::RetireThreadCache(ThreadCache* tc) {
   std::vector<sl_sfbuf*> dead;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     retired_hits_ += tc->hits.load(std::memory_order_relaxed);
     retired_misses_ += tc->misses.load(std::memory_order_relaxed);
     retired_recycles_ += tc->recycles.load(std::memory_order_relaxed);
@@ -630,7 +631,7 @@ void SfBufCache::FreePrivate(ThreadCache* tc, sl_sfbuf* e) {
 void SfBufCache::FreeShared(sl_sfbuf* e) {
   std::vector<sl_sfbuf*> dead;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (e->refs <= 0) Panic("sl_sfbuf_free: the handle is not referenced");
     if (--e->refs > 0) return;
     InUseDown();
@@ -657,7 +658,7 @@ void SfBufCache::Ref(sl_sfbuf* e) {
     return;
   }
   SfBufCache* c = e->cache;
-  absl::MutexLock lock(&c->mu_);
+  MutexLock lock(&c->mu_);
   if (e->refs <= 0) Panic("sl_sfbuf_ref: the handle is not referenced");
   e->refs++;
 }
@@ -680,7 +681,7 @@ int SfBufCache::SetMax(size_t pages) {
   if (pages == 0 || pages > SL_SFBUF_MAX_LIMIT) return EINVAL;
   std::vector<sl_sfbuf*> dead;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     const size_t old = max_;
     max_ = pages;
     if (pages < old) {
@@ -702,7 +703,7 @@ int SfBufCache::SetMax(size_t pages) {
 
 struct sl_sfbuf_stats SfBufCache::Stats() {
   struct sl_sfbuf_stats st = {};
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   uint64_t cpu_hits = retired_hits_, cpu_misses = retired_misses_,
            cpu_recycles = retired_recycles_;
   for (ThreadCache* tc : thread_caches_) {

@@ -46,12 +46,12 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/synchronization/mutex.h"
 #include "syslink/sfbuf.h"
 
 namespace libsyslink {
@@ -77,6 +77,31 @@ struct Key {
 };
 
 struct ThreadCache;
+
+// std::mutex with the thread-safety annotations. Not absl::Mutex: the
+// system's Abseil is not built for ThreadSanitizer, which then cannot see
+// its synchronization, while pthread mutexes it intercepts.
+class ABSL_LOCKABLE Mutex {
+ public:
+  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { mu_.lock(); }
+  void Unlock() ABSL_UNLOCK_FUNCTION() { mu_.unlock(); }
+
+ private:
+  std::mutex mu_;
+};
+
+class ABSL_SCOPED_LOCKABLE MutexLock {
+ public:
+  explicit MutexLock(Mutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu) : mu_(mu) {
+    mu_->Lock();
+  }
+  ~MutexLock() ABSL_UNLOCK_FUNCTION() { mu_->Unlock(); }
+  MutexLock(const MutexLock&) = delete;
+  MutexLock& operator=(const MutexLock&) = delete;
+
+ private:
+  Mutex* const mu_;
+};
 
 }  // namespace sfbuf_internal
 }  // namespace libsyslink
@@ -247,7 +272,7 @@ class SfBufCache {
   const uint64_t id_;  // unique for the process's lifetime
   const size_t cpuprivate_pages_;
 
-  absl::Mutex mu_;
+  sfbuf_internal::Mutex mu_;
   size_t max_ ABSL_GUARDED_BY(mu_);
   size_t mapped_ ABSL_GUARDED_BY(mu_) = 0;          // every slot
   size_t private_mapped_ ABSL_GUARDED_BY(mu_) = 0;  // slots of ThreadCaches
