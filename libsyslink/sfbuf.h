@@ -2,7 +2,9 @@
 // that meshd can have its own (its own pool, its own statistics). The C API
 // uses the process-wide SfBufCache::Default().
 //
-//   libsyslink::SfBufCache cache({.max_pages = 4096});
+//   libsyslink::SfBufCache::Options options;
+//   options.max_pages = config.regions().sfbuf_pool_pages();
+//   libsyslink::SfBufCache cache(options);    // meshd's own pool and stats
 //   struct sl_page pg;
 //   sl_page_init(&pg, fd, 0);
 //   struct sl_sfbuf* sf;

@@ -166,6 +166,8 @@ struct sl_sfbuf;
  *           failures).
  *   ENOMEM  the kernel refused the mapping (e.g. vm.max_map_count: each
  *           page is one mapping) or memory ran out.
+ *   EMFILE, ENFILE  (about to wait) no descriptor for the thread's wait
+ *           eventfd (made once per thread, on its first wait).
  */
 struct sl_sfbuf *sl_sfbuf_alloc(const struct sl_page *page, int flags);
 
