@@ -216,6 +216,7 @@ class SfBufCache {
   using LruList = sfbuf_internal::LruList;
   using ThreadCache = sfbuf_internal::ThreadCache;
   friend struct ThreadCaches;
+  friend class SfBufCachePeer;  // tests: holds mu_
 
   // One thread queued for a slot.
   struct Waiter {

@@ -28,6 +28,14 @@
 #include "syslink/sfbuf.h"
 
 namespace libsyslink {
+
+// Holds a cache's lock, to show which paths do without it.
+class SfBufCachePeer {
+ public:
+  static void Lock(SfBufCache& c) { c.mu_.Lock(); }
+  static void Unlock(SfBufCache& c) { c.mu_.Unlock(); }
+};
+
 namespace {
 
 size_t Page() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
@@ -695,6 +703,43 @@ TEST(SfBuf, CpuPrivateHitsInTheThreadsOwnCache) {
   SfBufCache::Free(again);
   SfBufCache::Free(shared);
   EXPECT_EQ(c.Stats().in_use, 0u);
+}
+
+// SFB_CPUPRIVATE hits, references, frees and own-slot recycling take no
+// lock: they go on while another thread holds the cache's lock.
+TEST(SfBuf, CpuPrivatePathsTakeNoLock) {
+  SfBufCache c(Pool(16, 2));
+  Memfd m(8);
+  SfBufCache::Free(Get(c, m.fd(), 0, SFB_CPUPRIVATE));
+  SfBufCache::Free(Get(c, m.fd(), 1, SFB_CPUPRIVATE));  // private cache full
+  const struct sl_page p0 = PageOf(m.fd(), 0), p5 = PageOf(m.fd(), 5);
+  std::atomic<int> phase{0};
+  std::thread holder([&] {
+    SfBufCachePeer::Lock(c);
+    phase = 1;
+    while (phase != 2) std::this_thread::yield();
+    SfBufCachePeer::Unlock(c);
+  });
+  while (phase != 1) std::this_thread::yield();
+  for (int i = 0; i < 1000; i++) {
+    sl_sfbuf* sf = nullptr;
+    ASSERT_EQ(c.Alloc(p0, SFB_CPUPRIVATE, &sf), 0);  // hit
+    SfBufCache::Ref(sf);
+    SfBufCache::Free(sf);
+    SfBufCache::Free(sf);
+  }
+  sl_sfbuf* sf = nullptr;
+  ASSERT_EQ(c.Alloc(p5, SFB_CPUPRIVATE, &sf), 0);  // miss: recycles page 1
+  EXPECT_TRUE(HoldsPage(sl_sfbuf_kva(sf), 5));
+  SfBufCache::Free(sf);
+  phase = 2;
+  holder.join();
+  const struct sl_sfbuf_stats s = c.Stats();
+  EXPECT_EQ(s.cpuprivate_hits, 1000u);
+  EXPECT_EQ(s.cpuprivate_misses, 3u);
+  EXPECT_EQ(s.recycles, 1u);
+  EXPECT_EQ(s.in_use, 0u);
+  EXPECT_EQ(s.peak, 1u);
 }
 
 // The per-thread cache holds cpuprivate_pages; when they are all in use the
