@@ -52,6 +52,9 @@ void CheckHandle(const sl_sfbuf* e, const char* fn) {
 inline void Bump(std::atomic<uint64_t>& c) {
   c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
+inline void Drop(std::atomic<uint64_t>& c) {
+  c.store(c.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+}
 
 // The most access descriptor FD allows, for struct sl_page's prot.
 int MaxProt(int fd, int* prot) {
@@ -260,14 +263,6 @@ SfBufCache& SfBufCache::Default() {
   return *cache;
 }
 
-void SfBufCache::InUseUp() {
-  const uint64_t n = in_use_.fetch_add(1, std::memory_order_relaxed) + 1;
-  uint64_t peak = peak_.load(std::memory_order_relaxed);
-  while (n > peak &&
-         !peak_.compare_exchange_weak(peak, n, std::memory_order_relaxed)) {
-  }
-}
-
 int SfBufCache::Alloc(const struct sl_page& page_in, int flags, sl_sfbuf** out) {
   if (flags & ~kAllFlags) return EINVAL;
   struct sl_page page = page_in;
@@ -348,7 +343,7 @@ int SfBufCache::AllocShared(const Key& key, const struct sl_page& page,
         slot->page.fd = -1;
         slot->cached = true;
         slot->refs = 1;
-        InUseUp();
+        SharedInUseUpLocked();
         Bump(misses_);
         if (recycled) Bump(recycles_);
         *out = slot;
@@ -367,7 +362,7 @@ int SfBufCache::AllocShared(const Key& key, const struct sl_page& page,
 sl_sfbuf* SfBufCache::HitLocked(sl_sfbuf* e) {
   if (e->refs++ == 0) {
     lru_.Remove(e);
-    InUseUp();
+    SharedInUseUpLocked();
   }
   Bump(hits_);
   return e;
@@ -392,7 +387,10 @@ sl_sfbuf* SfBufCache::TakePrivateSlotLocked(bool* recycled) {
   // shared path always has slots that its own frees give back.
   if (private_mapped_ + 1 > max_ / 2) return nullptr;
   sl_sfbuf* e = TakeSlotLocked(recycled);
-  if (e != nullptr) private_mapped_++;
+  if (e != nullptr) {
+    private_mapped_++;
+    UpdatePeakLocked();
+  }
   return e;
 }
 
@@ -518,7 +516,7 @@ int SfBufCache::AllocPrivate(const Key& key, const struct sl_page& page,
     sl_sfbuf* e = it->second;
     if (e->refs++ == 0) {
       tc->lru.Remove(e);
-      InUseUp();
+      Bump(tc->in_use);
     }
     Bump(tc->hits);
     *out = e;
@@ -561,7 +559,7 @@ int SfBufCache::AllocPrivate(const Key& key, const struct sl_page& page,
   slot->cached = true;
   slot->refs = 1;
   tc->map.emplace(key, slot);
-  InUseUp();
+  Bump(tc->in_use);
   Bump(tc->misses);
   *out = slot;
   return 0;
@@ -608,6 +606,7 @@ void SfBufCache::RetireThreadCache(ThreadCache* tc) {
         e->orphan = true;
         e->owner.store(nullptr, std::memory_order_relaxed);
         private_mapped_--;
+        shared_in_use_++;
       }
     }
     tc->map.clear();
@@ -621,7 +620,7 @@ void SfBufCache::RetireThreadCache(ThreadCache* tc) {
 void SfBufCache::FreePrivate(ThreadCache* tc, sl_sfbuf* e) {
   if (e->refs <= 0) Panic("sl_sfbuf_free: the handle is not referenced");
   if (--e->refs > 0) return;
-  InUseDown();
+  Drop(tc->in_use);
   tc->lru.PushBack(e);
   if (tc->trim_epoch != trim_epoch_.load(std::memory_order_acquire)) {
     TrimThreadCache(tc);
@@ -634,7 +633,7 @@ void SfBufCache::FreeShared(sl_sfbuf* e) {
     MutexLock lock(&mu_);
     if (e->refs <= 0) Panic("sl_sfbuf_free: the handle is not referenced");
     if (--e->refs > 0) return;
-    InUseDown();
+    shared_in_use_--;
     if (e->orphan || mapped_ > max_) {
       DropSlotLocked(e, false);
       dead.push_back(e);
@@ -705,14 +704,15 @@ struct sl_sfbuf_stats SfBufCache::Stats() {
   struct sl_sfbuf_stats st = {};
   MutexLock lock(&mu_);
   uint64_t cpu_hits = retired_hits_, cpu_misses = retired_misses_,
-           cpu_recycles = retired_recycles_;
+           cpu_recycles = retired_recycles_, in_use = shared_in_use_;
   for (ThreadCache* tc : thread_caches_) {
+    in_use += tc->in_use.load(std::memory_order_relaxed);
     cpu_hits += tc->hits.load(std::memory_order_relaxed);
     cpu_misses += tc->misses.load(std::memory_order_relaxed);
     cpu_recycles += tc->recycles.load(std::memory_order_relaxed);
   }
-  st.in_use = in_use_.load(std::memory_order_relaxed);
-  st.peak = peak_.load(std::memory_order_relaxed);
+  st.in_use = in_use;
+  st.peak = peak_;
   st.max = max_;
   st.mapped = mapped_;
   st.waits = waits_.load(std::memory_order_relaxed);

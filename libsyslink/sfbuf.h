@@ -35,16 +35,18 @@
 //     slots come from the pool (under mu_, only on a private miss while the
 //     thread holds fewer than cpuprivate_pages slots); once full, a private
 //     miss recycles the thread's own LRU head with no lock at all.
-//   - Statistics: in_use and peak are atomics shared by both paths; the
-//     shared counters are atomics written under mu_; a ThreadCache's
-//     counters are atomics written by its thread alone (plain load + store)
-//     and summed by Stats() under mu_.
+//   - Statistics: the shared path's counters are written under mu_; a
+//     ThreadCache's (in_use, hits, misses, recycles) are atomics written by
+//     its thread alone (plain load + store, no shared cache line) and summed
+//     by Stats() under mu_. peak counts every page of per-thread caches as
+//     in use, so that it can be kept under mu_ alone.
 #ifndef LIBSYSLINK_SFBUF_H_
 #define LIBSYSLINK_SFBUF_H_
 
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -163,6 +165,7 @@ struct ThreadCache {
   size_t mapped = 0;     // entries of this cache: in use + inactive
   uint64_t trim_epoch = 0;
   // Written by the owning thread alone (load + store), read by Stats().
+  std::atomic<uint64_t> in_use{0};  // entries with references
   std::atomic<uint64_t> hits{0};
   std::atomic<uint64_t> misses{0};
   std::atomic<uint64_t> recycles{0};
@@ -269,8 +272,16 @@ class SfBufCache {
   // those it holds become shared orphans, its counters are kept.
   void RetireThreadCache(ThreadCache* tc);
 
-  void InUseUp();
-  void InUseDown() { in_use_.fetch_sub(1, std::memory_order_relaxed); }
+  // A shared mapping gained its first reference.
+  void SharedInUseUpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    shared_in_use_++;
+    UpdatePeakLocked();
+  }
+  // peak_ counts every slot of per-thread caches as in use: only their own
+  // thread can use them, and their references are not shared counters.
+  void UpdatePeakLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    peak_ = std::max<uint64_t>(peak_, shared_in_use_ + private_mapped_);
+  }
 
   const uint64_t id_;  // unique for the process's lifetime
   const size_t cpuprivate_pages_;
@@ -288,9 +299,10 @@ class SfBufCache {
   // then trim on their next SFB_CPUPRIVATE call.
   std::atomic<uint64_t> trim_epoch_{0};
 
-  // Statistics. in_use_/peak_ change on both paths; the rest under mu_.
-  std::atomic<uint64_t> in_use_{0};
-  std::atomic<uint64_t> peak_{0};
+  // Statistics, written under mu_ (the counters are atomics so that they
+  // may be read without it); per-thread caches count their own.
+  uint64_t shared_in_use_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t peak_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<uint64_t> waits_{0};
   std::atomic<uint64_t> failures_{0};
   std::atomic<uint64_t> hits_{0};

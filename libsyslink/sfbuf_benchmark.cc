@@ -144,6 +144,11 @@ int main(int argc, char** argv) {
           sink = *static_cast<unsigned char*>(sl_sfbuf_kva(sf));
           SfBufCache::Free(sf);
         }));
+    held = MustAlloc(c, pg, SFB_CPUPRIVATE);
+    Row("SFB_CPUPRIVATE hit, page in use (refs 1 -> 2 -> 1)", Time(kHitIters, [&](int) {
+          SfBufCache::Free(MustAlloc(c, pg, SFB_CPUPRIVATE));
+        }));
+    SfBufCache::Free(held);
     struct sl_page unfilled = {};
     unfilled.fd = fd;
     unfilled.index = 7;

@@ -217,7 +217,9 @@ int sl_sfbuf_setmax(size_t pages);
 /* Counters and state of a cache. Counters count since the cache began. */
 struct sl_sfbuf_stats {
   uint64_t in_use;   /* mappings referenced now (shared and per-thread) */
-  uint64_t peak;     /* the highest in_use so far */
+  uint64_t peak;     /* the most slots in use at once so far: shared */
+                     /* mappings referenced plus every page of per-thread */
+                     /* caches (theirs alone, referenced or not) */
   uint64_t max;      /* the pool size, in pages */
   uint64_t mapped;   /* pages mapped now: in use and inactive; at most max */
                      /* unless max was lowered under mappings in use */
