@@ -127,9 +127,12 @@ struct sl_sfbuf;
  *                 shared cache instead, as if the flag were not given (that
  *                 handle may then be freed by any thread). The mapping is a
  *                 separate one from the shared cache's mapping of the same
- *                 page (same bytes, different address). A thread's inactive
- *                 pages are unmapped when it exits; pages it still holds then
- *                 stay mapped and go to the shared pool.
+ *                 page (same bytes, different address). A thread gives its
+ *                 inactive pages back to the pool before it would wait for
+ *                 a slot itself, at its next SFB_CPUPRIVATE call when the
+ *                 pool was lowered or other threads wait for slots, and when
+ *                 it exits (pages it still holds then stay mapped and
+ *                 become shared ones).
  */
 #define SFB_CATCH      0x0001
 #define SFB_NOWAIT     0x0002
