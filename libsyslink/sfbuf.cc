@@ -326,7 +326,7 @@ int SfBufCache::AllocShared(const Key& key, const struct sl_page& page,
         waited = true;
       }
       if (const int err = WaitLocked(flags & SFB_CATCH); err != 0) {
-        Bump(failures_);
+        if (err == EINTR) Bump(failures_);
         return err;
       }
     }
