@@ -575,6 +575,50 @@ TEST(SfBuf, CatchLetsASignalAbortTheWait) {
   signal(SIGUSR1, SIG_DFL);
 }
 
+// The same through the C API on the process's cache: NULL with errno
+// EINTR (SFB_CATCH) and EAGAIN (SFB_NOWAIT).
+TEST(SfBuf, CApiCatchAndNowaitReturnNullWithErrno) {
+  InstallHandler(false);
+  ASSERT_EQ(sl_sfbuf_setmax(1), 0);
+  Memfd m(2);
+  struct sl_page p0, p1;
+  ASSERT_EQ(sl_page_init(&p0, m.fd(), 0), 0);
+  ASSERT_EQ(sl_page_init(&p1, m.fd(), 1), 0);
+  struct sl_sfbuf* held = sl_sfbuf_alloc(&p0, 0);
+  ASSERT_NE(held, nullptr);
+  errno = 0;
+  EXPECT_EQ(sl_sfbuf_alloc(&p1, SFB_NOWAIT), nullptr);
+  EXPECT_EQ(errno, EAGAIN);
+  struct sl_sfbuf_stats before;
+  ASSERT_EQ(sl_sfbuf_stats(&before), 0);
+  std::atomic<bool> done{false};
+  struct sl_sfbuf* got = held;
+  int err = 0;
+  std::thread t([&] {
+    got = sl_sfbuf_alloc(&p1, SFB_CATCH);
+    err = errno;
+    done = true;
+  });
+  ASSERT_TRUE(WaitFor([&] {
+    struct sl_sfbuf_stats s;
+    sl_sfbuf_stats(&s);
+    return s.waits == before.waits + 1;
+  }));
+  for (int i = 0; i < 2000 && !done; i++) {
+    pthread_kill(t.native_handle(), SIGUSR1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  t.join();
+  EXPECT_EQ(got, nullptr);
+  EXPECT_EQ(err, EINTR);
+  struct sl_sfbuf_stats after;
+  ASSERT_EQ(sl_sfbuf_stats(&after), 0);
+  EXPECT_EQ(after.failures, before.failures + 1);
+  sl_sfbuf_free(held);
+  ASSERT_EQ(sl_sfbuf_setmax(SL_SFBUF_DEFAULT_MAX), 0);
+  signal(SIGUSR1, SIG_DFL);
+}
+
 // Without SFB_CATCH, handlers run and the wait goes on.
 TEST(SfBuf, WithoutCatchSignalsDoNotAbortTheWait) {
   InstallHandler(false);
