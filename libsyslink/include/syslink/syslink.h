@@ -571,4 +571,5 @@ int syslink_get_stats(int fd, struct syslink_stats *st);
 } /* extern "C" */
 #endif
 
+#include "syslink/sfbuf.h"
 #endif /* SYSLINK_SYSLINK_H_ */
