@@ -289,7 +289,8 @@ void Link::HandleHandshakeFrame(Frame& frame) {
       return;
     }
     case FrameType::kReady: {
-      if (!sent_ready_ || !frame.payload.empty()) {
+      Ready ready;  // empty in version 1; later versions may add fields
+      if (!sent_ready_ || !ready.ParseFromString(frame.payload)) {
         Refuse(HandshakeFailure::kBadHello, "ready out of order");
         return;
       }

@@ -191,8 +191,10 @@ absl::Status MeshNode::Impl::Start() {
   link_config_.max_queued_bytes = options_.max_link_queued_bytes;
   // A database exchange sends up to max_nodes adverts at once; heartbeats
   // and probes come on top.
-  link_config_.control_burst = 2 * options_.max_nodes + 1024;
-  link_config_.control_rate_per_s = 2 * options_.max_nodes + 1024;
+  // Generous for a big mesh in churn (every origin re-advertising a few
+  // times a second), and still a bound.
+  link_config_.control_burst = 8 * options_.max_nodes + 4096;
+  link_config_.control_rate_per_s = 4 * options_.max_nodes + 4096;
   link_config_.counters = &counters_;
 
   uv_idle_init(loop_, &idle_);
@@ -306,6 +308,15 @@ void MeshNode::Impl::OnIdle(uv_idle_t* h) { static_cast<Impl*>(h->data)->Work();
 void MeshNode::Impl::Defer(std::function<void()> fn) {
   events_.push_back(std::move(fn));
   Kick();
+}
+
+void MeshNode::Impl::DeliverEvents() {
+  // Handler calls may queue more; each batch is taken whole.
+  while (!events_.empty()) {
+    std::deque<std::function<void()>> batch;
+    batch.swap(events_);
+    for (auto& fn : batch) fn();
+  }
 }
 
 void MeshNode::Impl::Work() {
@@ -628,9 +639,16 @@ void MeshNode::Impl::LinkEstablished(Link* link) {
   if (const mesh::Lsa* held = lsdb_->Find(peer); held != nullptr && held->name != link->peer_name()) {
     lsdb_->Remove(peer);
   }
-  Defer([this, id, peer] { handler_->OnLinkUp(id, peer); });
   SendDatabase(link);
   UpdateSelfLsa();
+  if (link->closing()) return;
+  // Told at once, not deferred: DATA frames right behind the peer's Ready
+  // are handed to OnData from this same read, and must come after
+  // OnLinkUp. (This runs from a link's read callback, never from inside a
+  // MeshNode method.) What was queued first, such as OnLinkDown for a link
+  // this one replaced, goes first.
+  DeliverEvents();
+  handler_->OnLinkUp(id, peer);
 }
 
 void MeshNode::Impl::LinkFrame(Link* link, mesh::Frame& frame) {

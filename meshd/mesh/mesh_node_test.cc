@@ -42,6 +42,7 @@ constexpr uint32_t kDeadMs = 150;
 class Recorder : public MeshNode::Handler {
  public:
   void OnData(LinkId from, NodeId from_node, std::string payload) override {
+    EXPECT_EQ(up.count(from), 1u) << "data on a link not (yet) up";
     data.push_back({from, from_node, std::move(payload)});
     if (on_data) on_data(from, from_node);
   }
@@ -711,7 +712,8 @@ class MisbehaviourTest : public MeshTest {
     return (*b_)->counters().protocol_errors[static_cast<size_t>(e)];
   }
   // Runs the whole handshake as node ID/NAME, by hand.
-  bool Join(RawPeer* p, NodeId id, const std::string& name) {
+  // AFTER_READY is sent in the same write as the Ready frame.
+  bool Join(RawPeer* p, NodeId id, const std::string& name, const std::string& after_ready = "") {
     mesh::Nonce nonce;
     mesh::RandomNonce(&nonce);
     mesh::Handshake hs(mesh::Handshake::Role::kDialer, id, name, kKey, 1 << 20, nonce);
@@ -723,7 +725,7 @@ class MisbehaviourTest : public MeshTest {
     p->SendFrame(FrameType::kAuth, my_auth);
     if (!RunUntil([&] { return (auth = p->Take(FrameType::kAuth)).has_value(); })) return false;
     if (hs.OnPeerAuth(auth->payload) != HandshakeFailure::kNone) return false;
-    p->SendFrame(FrameType::kReady, "");
+    p->Send(mesh::EncodeFrame(FrameType::kReady, "") + after_ready);
     if (!RunUntil([&] { return (ready = p->Take(FrameType::kReady)).has_value(); })) return false;
     return RunUntil([&] { return (*b_)->PeerOf(LinkOf(id)) == id; });
   }
@@ -802,6 +804,15 @@ TEST_F(MisbehaviourTest, JoinsByHandAndSendsData) {
   // B sent its advert, and heartbeats come.
   ASSERT_TRUE(RunUntil([&] { return p.Take(FrameType::kLsa).has_value(); }));
   ASSERT_TRUE(RunUntil([&] { return p.Take(FrameType::kHeartbeat).has_value(); }));
+}
+
+TEST_F(MisbehaviourTest, DataRightBehindReadyComesAfterLinkUp) {
+  // The Recorder checks that OnData never precedes OnLinkUp.
+  RawPeer p((*b_)->listen_port());
+  ASSERT_TRUE(Join(&p, 7, "fake", mesh::EncodeFrame(FrameType::kData, "first")));
+  ASSERT_TRUE(RunUntil([&] { return b_->rec.data.size() == 1; }));
+  EXPECT_EQ(b_->rec.data[0].payload, "first");
+  EXPECT_EQ(b_->rec.ups.size(), 1u);
 }
 
 TEST_F(MisbehaviourTest, SecondHelloAfterTheHandshake) {
@@ -903,7 +914,7 @@ TEST_F(MisbehaviourTest, ControlFloodIsCutOff) {
   hb.set_send_time_us(1);
   const std::string one = mesh::EncodeFrame(FrameType::kHeartbeat, hb.SerializeAsString());
   std::string many;
-  for (int i = 0; i < 5000; i++) many += one;
+  for (int i = 0; i < 20000; i++) many += one;  // the bucket holds 8 x 4 + 4096
   p.Send(many);
   ASSERT_TRUE(RunUntil([&] { return p.closed(); }));
   EXPECT_EQ(Errors(ProtocolError::kFlood), 1u);
