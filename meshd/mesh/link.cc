@@ -355,9 +355,11 @@ void Link::Tick(uint64_t now_ms) {
   }
   if (frozen_) return;
   if (now_ms - last_rx_ms_ >= config_->dead_interval_ms) {
+    // Bytes waiting in the socket: the peer is alive, and we are the slow
+    // one (reading paused, or this loop was busy for a while).
     int pending = 0;
-    if (read_paused_ && ioctl(fd_, FIONREAD, &pending) == 0 && pending > 0) {
-      last_rx_ms_ = now_ms;  // not reading, but the peer is sending
+    if (ioctl(fd_, FIONREAD, &pending) == 0 && pending > 0) {
+      last_rx_ms_ = now_ms;
     } else {
       Close(LinkCloseReason::kDead, "nothing received within the dead interval");
       return;

@@ -127,7 +127,8 @@ class Link {
   void Fail(ProtocolError error, std::string_view detail);
 
   // Timers, driven by the owner every tick: connect and handshake timeouts,
-  // heartbeats, the dead interval. NOW_MS is uv_now().
+  // heartbeats, the dead interval (a link with bytes waiting in its socket
+  // is alive, even if it has not been read for a while). NOW_MS is uv_now().
   void Tick(uint64_t now_ms);
 
   // Stops/resumes reading the socket (established links; TCP then pushes
