@@ -354,6 +354,40 @@ TEST_F(MeshTest, HungNodeIsDeclaredDeadWithinTheDeadInterval) {
   ASSERT_TRUE(RunUntil([&] { return (*a_)->Reachable(3) && (*c_)->Reachable(1); }));
 }
 
+TEST_F(MeshTest, AdvertsAreRefreshedAndTheDeadPurged) {
+  b_ = Add([] {
+    auto o = Opts("b", 2);
+    o.lsa_refresh_interval_ms = 50;
+    o.lsa_max_age_ms = 200;
+    return o;
+  }());
+  auto oa = Opts("a", 1);
+  oa.lsa_refresh_interval_ms = 50;
+  oa.lsa_max_age_ms = 200;
+  oa.peers = {{Addr(b_), ""}};
+  a_ = Add(oa);
+  ASSERT_TRUE(RunUntil([&] { return (*a_)->Reachable(2); }));
+  auto seq_of = [&](NodeId id) -> uint64_t {
+    for (const NodeInfo& n : (*a_)->Nodes()) {
+      if (n.id == id) return n.lsa_seq;
+    }
+    return 0;
+  };
+  const uint64_t seq = seq_of(2);
+  // Live adverts are refreshed (and so never purged).
+  ASSERT_TRUE(RunUntil([&] { return seq_of(2) > seq; }));
+  RunFor(absl::Milliseconds(400));
+  EXPECT_TRUE((*a_)->Reachable(2));
+  EXPECT_EQ((*a_)->counters().lsas_purged, 0u);
+  // B goes; its advert stays (unreachable) until max age, then is purged.
+  StopAndWait(b_);
+  ASSERT_TRUE(RunUntil([&] { return !(*a_)->Reachable(2); }));
+  EXPECT_NE(seq_of(2), 0u);
+  ASSERT_TRUE(RunUntil([&] { return seq_of(2) == 0; }));
+  EXPECT_EQ((*a_)->counters().lsas_purged, 1u);
+  EXPECT_EQ((*a_)->Nodes().size(), 1u);
+}
+
 TEST_F(MeshTest, StopFailsPendingRequestsAndReportsEverythingDown) {
   MakeLine();
   (*c_)->SetFrozenForTest(true);
