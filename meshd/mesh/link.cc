@@ -162,9 +162,38 @@ void Link::OnPollEvent(uv_poll_t* h, int status, int events) {
   }
 }
 
+bool Link::Paused() const { return read_paused_ && state_ == LinkState::kEstablished; }
+
+bool Link::Deliver(std::vector<Frame>* frames) {
+  for (size_t k = 0; k < frames->size(); k++) {
+    if (closing()) return false;
+    if (Paused()) {
+      // Decoded before the pause: held until ResumeRead.
+      for (size_t r = k; r < frames->size(); r++) held_.push_back(std::move((*frames)[r]));
+      return false;
+    }
+    frames_in_++;
+    HandleFrame((*frames)[k]);
+  }
+  return !closing();
+}
+
+void Link::Service() {
+  if (!held_.empty() && !Paused() && !frozen_ && !closing()) ReadSome();
+  if (!closing()) Flush();
+}
+
 void Link::ReadSome() {
+  // First what was decoded before a pause.
+  while (!held_.empty()) {
+    if (closing() || Paused() || frozen_) return;
+    Frame f = std::move(held_.front());
+    held_.pop_front();
+    frames_in_++;
+    HandleFrame(f);
+  }
   for (int i = 0; i < kMaxReadsPerWakeup && !closing() && !frozen_; i++) {
-    if (read_paused_ && state_ == LinkState::kEstablished) return;
+    if (Paused()) return;
     struct iovec iov[2];
     const int cnt = decoder_.NextBuffers(iov);
     size_t want = 0;
@@ -186,11 +215,7 @@ void Link::ReadSome() {
     frames_.clear();
     const ProtocolError err = decoder_.Commit(static_cast<size_t>(n), &frames_);
     // Frames completed before a bad header were well formed: handle them.
-    for (Frame& f : frames_) {
-      if (closing()) return;
-      frames_in_++;
-      HandleFrame(f);
-    }
+    Deliver(&frames_);
     frames_.clear();
     if (closing()) return;
     if (err != ProtocolError::kNone) {
@@ -386,7 +411,11 @@ void Link::Tick(uint64_t now_ms) {
 void Link::SetReadPaused(bool paused) {
   if (read_paused_ == paused) return;
   read_paused_ = paused;
-  if (!paused) last_rx_ms_ = NowMs();  // the pause does not count as silence
+  if (!paused) {
+    last_rx_ms_ = NowMs();  // the pause does not count as silence
+    // Held frames go to the handler from the loop, not from inside this call.
+    if (!held_.empty()) owner_->LinkNeedsService(this);
+  }
   UpdatePoll();
 }
 
@@ -395,7 +424,7 @@ void Link::SetFrozen(bool frozen) {
   frozen_ = frozen;
   if (!frozen) {
     last_rx_ms_ = NowMs();
-    if (!control_q_.empty() || !data_q_.empty()) owner_->LinkNeedsFlush(this);
+    if (!control_q_.empty() || !data_q_.empty() || !held_.empty()) owner_->LinkNeedsService(this);
   }
   UpdatePoll();
 }
@@ -425,7 +454,7 @@ void Link::Enqueue(FrameType type, std::string payload, bool data) {
     return;
   }
   if (queued_bytes_ > config_->max_queued_bytes) congested_ = true;
-  if (was_empty) owner_->LinkNeedsFlush(this);
+  if (was_empty) owner_->LinkNeedsService(this);
 }
 
 void Link::Flush() {
@@ -606,6 +635,7 @@ void Link::Close(LinkCloseReason reason, std::string_view detail, bool say_goodb
   }
   control_q_.clear();
   data_q_.clear();
+  held_.clear();
   queued_bytes_ = 0;
   head_started_ = false;
   congested_ = false;

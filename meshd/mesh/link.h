@@ -81,8 +81,9 @@ class Link {
     virtual void LinkClosing(Link* link) = 0;
     // libuv released the handle: the owner may destroy the link now.
     virtual void LinkReleased(Link* link) = 0;
-    // Frames are queued: call Flush() before the loop next blocks.
-    virtual void LinkNeedsFlush(Link* link) = 0;
+    // Frames are queued, or held frames may be delivered: call Service()
+    // from the loop (not from inside a MeshNode method) before it blocks.
+    virtual void LinkNeedsService(Link* link) = 0;
     // The link was congested and its unsent bytes fell below half of
     // max_queued_bytes.
     virtual void LinkDrained(Link* link) = 0;
@@ -114,6 +115,10 @@ class Link {
 
   // Writes what is queued, until the socket would block.
   void Flush();
+  // What LinkNeedsService() asked for: delivers frames held over a pause
+  // (if no longer paused), then Flush(). Call from a loop callback only (it
+  // may call the handler through Owner::LinkFrame).
+  void Service();
 
   // Closes the link (see the header comment). REASON is why; FAILURE (for a
   // handshake failure) and ERROR (for a protocol error) refine it. Sends a
@@ -132,7 +137,9 @@ class Link {
   void Tick(uint64_t now_ms);
 
   // Stops/resumes reading the socket (established links; TCP then pushes
-  // back on the peer). While paused, bytes waiting in the socket count as
+  // back on the peer). Once paused, no frame reaches the owner until
+  // resumed, not even one already decoded (it is held, and delivered
+  // through Service() after resuming). Bytes waiting in the socket count as
   // signs of life for the dead interval.
   void SetReadPaused(bool paused);
   // Fault injection: a frozen link neither reads, writes nor sends
@@ -175,6 +182,10 @@ class Link {
   void BeginHandshake();
   void ReadSome();
   void HandleFrame(Frame& frame);
+  bool Paused() const;
+  // Hands FRAMES to HandleFrame in order; frames left when the link is
+  // paused are held. False if it stopped early (paused or closing).
+  bool Deliver(std::vector<Frame>* frames);
   void CloseForErrno(int err, const char* what);
   void HandleHandshakeFrame(Frame& frame);
   void HandleHeartbeat(const std::string& payload);
@@ -208,6 +219,7 @@ class Link {
 
   FrameDecoder decoder_;
   std::vector<Frame> frames_;  // scratch for ReadSome
+  std::deque<Frame> held_;     // decoded, not delivered: reading was paused
 
   std::deque<OutFrame> control_q_, data_q_;
   bool head_started_ = false;  // the first frame in send order is partly written

@@ -332,7 +332,7 @@ void MeshNode::Impl::Work() {
     std::vector<LinkId> dirty;
     dirty.swap(dirty_links_);
     for (LinkId id : dirty) {
-      if (Link* l = FindLink(id)) l->Flush();
+      if (Link* l = FindLink(id)) l->Service();
     }
   }
   if (events_.empty() && dirty_links_.empty() && !flood_self_ && !reachability_dirty_ &&
@@ -712,7 +712,7 @@ void MeshNode::Impl::LinkReleased(Link* link) {
   MaybeFinishStop();
 }
 
-void MeshNode::Impl::LinkNeedsFlush(Link* link) {
+void MeshNode::Impl::LinkNeedsService(Link* link) {
   dirty_links_.push_back(link->id());
   Kick();
 }

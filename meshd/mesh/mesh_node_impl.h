@@ -66,7 +66,7 @@ class MeshNode::Impl : public mesh::Link::Owner {
   void LinkFrame(mesh::Link* link, mesh::Frame& frame) override;
   void LinkClosing(mesh::Link* link) override;
   void LinkReleased(mesh::Link* link) override;
-  void LinkNeedsFlush(mesh::Link* link) override;
+  void LinkNeedsService(mesh::Link* link) override;
   void LinkDrained(mesh::Link* link) override;
 
  private:
