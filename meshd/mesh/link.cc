@@ -28,6 +28,22 @@ uint64_t NowUs() { return uv_hrtime() / 1000; }
 
 }  // namespace
 
+bool LogLimiter::Allow(uint64_t now_ms, uint64_t* suppressed) {
+  if (now_ms > last_ms_) {
+    tokens_ += static_cast<double>(now_ms - last_ms_) * 10 / 1000.0;
+    if (tokens_ > 20) tokens_ = 20;
+    last_ms_ = now_ms;
+  }
+  if (tokens_ < 1) {
+    suppressed_++;
+    return false;
+  }
+  tokens_ -= 1;
+  *suppressed = suppressed_;
+  suppressed_ = 0;
+  return true;
+}
+
 Link::Link(const LinkConfig* config, Owner* owner, LinkId id, int fd, bool dialed)
     : config_(config),
       owner_(owner),
@@ -611,20 +627,27 @@ void Link::Close(LinkCloseReason reason, std::string_view detail, bool say_goodb
   state_ = LinkState::kClosing;
 
   const bool quiet = reason == LinkCloseReason::kStopped;
-  auto log = common::Log(
+  const common::LogLevel level =
       quiet ? common::LogLevel::kDebug
-            : (was == LinkState::kEstablished && reason == LinkCloseReason::kPeerClosed)
-                  ? common::LogLevel::kInfo
-                  : common::LogLevel::kWarn,
-      "mesh", was == LinkState::kEstablished ? "link down" : "connection closed");
-  log.Kv("link", id_)
-      .Kv("peer", peer_name_)
-      .Kv("peer_id", common::Hex(peer_id_))
-      .Kv("remote", remote_address_)
-      .Kv("dialed", dialed_)
-      .Kv("state", LinkStateName(was))
-      .Kv("reason", LinkCloseReasonName(reason))
-      .Kv("detail", close_detail_);
+      : (was == LinkState::kEstablished && reason == LinkCloseReason::kPeerClosed)
+          ? common::LogLevel::kInfo
+          : common::LogLevel::kWarn;
+  uint64_t suppressed = 0;
+  // Links that never came up can be anyone's doing: rate limited.
+  if (common::LogEnabled(level) &&
+      (was == LinkState::kEstablished || config_->stranger_log == nullptr ||
+       config_->stranger_log->Allow(NowMs(), &suppressed))) {
+    common::Log log(level, "mesh", was == LinkState::kEstablished ? "link down" : "connection closed");
+    log.Kv("link", id_)
+        .Kv("peer", peer_name_)
+        .Kv("peer_id", common::Hex(peer_id_))
+        .Kv("remote", remote_address_)
+        .Kv("dialed", dialed_)
+        .Kv("state", LinkStateName(was))
+        .Kv("reason", LinkCloseReasonName(reason))
+        .Kv("detail", close_detail_);
+    if (suppressed > 0) log.Kv("suppressed", suppressed);
+  }
 
   // Unsent frames are dropped (the session layer treats a lost link as
   // losing what was in flight on it).

@@ -196,6 +196,7 @@ absl::Status MeshNode::Impl::Start() {
   link_config_.control_burst = 8 * options_.max_nodes + 4096;
   link_config_.control_rate_per_s = 4 * options_.max_nodes + 4096;
   link_config_.counters = &counters_;
+  link_config_.stranger_log = &stranger_log_;
 
   uv_idle_init(loop_, &idle_);
   idle_.data = this;
@@ -393,9 +394,13 @@ void MeshNode::Impl::Accept() {
     if (PendingHandshakes() >= options_.max_pending_handshakes) {
       counters_.connections_refused++;
       counters_.handshakes_failed[static_cast<size_t>(HandshakeFailure::kLimit)]++;
-      SLOG_WARN("mesh", "too many pending handshakes: connection refused")
-          .Kv("remote", mesh::SockaddrToString(reinterpret_cast<struct sockaddr*>(&ss)))
-          .Kv("max_pending_handshakes", options_.max_pending_handshakes);
+      uint64_t suppressed = 0;
+      if (stranger_log_.Allow(uv_now(loop_), &suppressed)) {
+        SLOG_WARN("mesh", "too many pending handshakes: connection refused")
+            .Kv("remote", mesh::SockaddrToString(reinterpret_cast<struct sockaddr*>(&ss)))
+            .Kv("max_pending_handshakes", options_.max_pending_handshakes)
+            .Kv("suppressed", suppressed);
+      }
       close(fd);
       continue;
     }
