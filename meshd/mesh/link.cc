@@ -28,6 +28,22 @@ uint64_t NowUs() { return uv_hrtime() / 1000; }
 
 }  // namespace
 
+bool LogLimiter::Allow(uint64_t now_ms, uint64_t* suppressed) {
+  if (now_ms > last_ms_) {
+    tokens_ += static_cast<double>(now_ms - last_ms_) * 10 / 1000.0;
+    if (tokens_ > 20) tokens_ = 20;
+    last_ms_ = now_ms;
+  }
+  if (tokens_ < 1) {
+    suppressed_++;
+    return false;
+  }
+  tokens_ -= 1;
+  *suppressed = suppressed_;
+  suppressed_ = 0;
+  return true;
+}
+
 Link::Link(const LinkConfig* config, Owner* owner, LinkId id, int fd, bool dialed)
     : config_(config),
       owner_(owner),
@@ -162,9 +178,38 @@ void Link::OnPollEvent(uv_poll_t* h, int status, int events) {
   }
 }
 
+bool Link::Paused() const { return read_paused_ && state_ == LinkState::kEstablished; }
+
+bool Link::Deliver(std::vector<Frame>* frames) {
+  for (size_t k = 0; k < frames->size(); k++) {
+    if (closing()) return false;
+    if (Paused()) {
+      // Decoded before the pause: held until ResumeRead.
+      for (size_t r = k; r < frames->size(); r++) held_.push_back(std::move((*frames)[r]));
+      return false;
+    }
+    frames_in_++;
+    HandleFrame((*frames)[k]);
+  }
+  return !closing();
+}
+
+void Link::Service() {
+  if (!held_.empty() && !Paused() && !frozen_ && !closing()) ReadSome();
+  if (!closing()) Flush();
+}
+
 void Link::ReadSome() {
+  // First what was decoded before a pause.
+  while (!held_.empty()) {
+    if (closing() || Paused() || frozen_) return;
+    Frame f = std::move(held_.front());
+    held_.pop_front();
+    frames_in_++;
+    HandleFrame(f);
+  }
   for (int i = 0; i < kMaxReadsPerWakeup && !closing() && !frozen_; i++) {
-    if (read_paused_ && state_ == LinkState::kEstablished) return;
+    if (Paused()) return;
     struct iovec iov[2];
     const int cnt = decoder_.NextBuffers(iov);
     size_t want = 0;
@@ -186,11 +231,7 @@ void Link::ReadSome() {
     frames_.clear();
     const ProtocolError err = decoder_.Commit(static_cast<size_t>(n), &frames_);
     // Frames completed before a bad header were well formed: handle them.
-    for (Frame& f : frames_) {
-      if (closing()) return;
-      frames_in_++;
-      HandleFrame(f);
-    }
+    Deliver(&frames_);
     frames_.clear();
     if (closing()) return;
     if (err != ProtocolError::kNone) {
@@ -289,7 +330,8 @@ void Link::HandleHandshakeFrame(Frame& frame) {
       return;
     }
     case FrameType::kReady: {
-      if (!sent_ready_ || !frame.payload.empty()) {
+      Ready ready;  // empty in version 1; later versions may add fields
+      if (!sent_ready_ || !ready.ParseFromString(frame.payload)) {
         Refuse(HandshakeFailure::kBadHello, "ready out of order");
         return;
       }
@@ -354,9 +396,11 @@ void Link::Tick(uint64_t now_ms) {
   }
   if (frozen_) return;
   if (now_ms - last_rx_ms_ >= config_->dead_interval_ms) {
+    // Bytes waiting in the socket: the peer is alive, and we are the slow
+    // one (reading paused, or this loop was busy for a while).
     int pending = 0;
-    if (read_paused_ && ioctl(fd_, FIONREAD, &pending) == 0 && pending > 0) {
-      last_rx_ms_ = now_ms;  // not reading, but the peer is sending
+    if (ioctl(fd_, FIONREAD, &pending) == 0 && pending > 0) {
+      last_rx_ms_ = now_ms;
     } else {
       Close(LinkCloseReason::kDead, "nothing received within the dead interval");
       return;
@@ -383,7 +427,11 @@ void Link::Tick(uint64_t now_ms) {
 void Link::SetReadPaused(bool paused) {
   if (read_paused_ == paused) return;
   read_paused_ = paused;
-  if (!paused) last_rx_ms_ = NowMs();  // the pause does not count as silence
+  if (!paused) {
+    last_rx_ms_ = NowMs();  // the pause does not count as silence
+    // Held frames go to the handler from the loop, not from inside this call.
+    if (!held_.empty()) owner_->LinkNeedsService(this);
+  }
   UpdatePoll();
 }
 
@@ -392,7 +440,7 @@ void Link::SetFrozen(bool frozen) {
   frozen_ = frozen;
   if (!frozen) {
     last_rx_ms_ = NowMs();
-    if (!control_q_.empty() || !data_q_.empty()) owner_->LinkNeedsFlush(this);
+    if (!control_q_.empty() || !data_q_.empty() || !held_.empty()) owner_->LinkNeedsService(this);
   }
   UpdatePoll();
 }
@@ -422,7 +470,7 @@ void Link::Enqueue(FrameType type, std::string payload, bool data) {
     return;
   }
   if (queued_bytes_ > config_->max_queued_bytes) congested_ = true;
-  if (was_empty) owner_->LinkNeedsFlush(this);
+  if (was_empty) owner_->LinkNeedsService(this);
 }
 
 void Link::Flush() {
@@ -579,20 +627,27 @@ void Link::Close(LinkCloseReason reason, std::string_view detail, bool say_goodb
   state_ = LinkState::kClosing;
 
   const bool quiet = reason == LinkCloseReason::kStopped;
-  auto log = common::Log(
+  const common::LogLevel level =
       quiet ? common::LogLevel::kDebug
-            : (was == LinkState::kEstablished && reason == LinkCloseReason::kPeerClosed)
-                  ? common::LogLevel::kInfo
-                  : common::LogLevel::kWarn,
-      "mesh", was == LinkState::kEstablished ? "link down" : "connection closed");
-  log.Kv("link", id_)
-      .Kv("peer", peer_name_)
-      .Kv("peer_id", common::Hex(peer_id_))
-      .Kv("remote", remote_address_)
-      .Kv("dialed", dialed_)
-      .Kv("state", LinkStateName(was))
-      .Kv("reason", LinkCloseReasonName(reason))
-      .Kv("detail", close_detail_);
+      : (was == LinkState::kEstablished && reason == LinkCloseReason::kPeerClosed)
+          ? common::LogLevel::kInfo
+          : common::LogLevel::kWarn;
+  uint64_t suppressed = 0;
+  // Links that never came up can be anyone's doing: rate limited.
+  if (common::LogEnabled(level) &&
+      (was == LinkState::kEstablished || config_->stranger_log == nullptr ||
+       config_->stranger_log->Allow(NowMs(), &suppressed))) {
+    common::Log log(level, "mesh", was == LinkState::kEstablished ? "link down" : "connection closed");
+    log.Kv("link", id_)
+        .Kv("peer", peer_name_)
+        .Kv("peer_id", common::Hex(peer_id_))
+        .Kv("remote", remote_address_)
+        .Kv("dialed", dialed_)
+        .Kv("state", LinkStateName(was))
+        .Kv("reason", LinkCloseReasonName(reason))
+        .Kv("detail", close_detail_);
+    if (suppressed > 0) log.Kv("suppressed", suppressed);
+  }
 
   // Unsent frames are dropped (the session layer treats a lost link as
   // losing what was in flight on it).
@@ -603,6 +658,7 @@ void Link::Close(LinkCloseReason reason, std::string_view detail, bool say_goodb
   }
   control_q_.clear();
   data_q_.clear();
+  held_.clear();
   queued_bytes_ = 0;
   head_started_ = false;
   congested_ = false;

@@ -40,6 +40,21 @@
 namespace meshd {
 namespace mesh {
 
+// Rate limit for log lines that strangers can cause (connections that fail
+// before the handshake completes, refused connections): a burst of 20, then
+// 10 a second; the next line written says how many were left out.
+class LogLimiter {
+ public:
+  // True if a line may be written at NOW_MS; *SUPPRESSED is set to the
+  // number left out since the last line written.
+  bool Allow(uint64_t now_ms, uint64_t* suppressed);
+
+ private:
+  double tokens_ = 20;
+  uint64_t last_ms_ = 0;
+  uint64_t suppressed_ = 0;
+};
+
 // Settings shared by every link of one node (owned by the node, outlives its
 // links).
 struct LinkConfig {
@@ -60,6 +75,7 @@ struct LinkConfig {
   uint32_t control_burst = 4096;
   uint32_t control_rate_per_s = 4096;
   MeshCounters* counters = nullptr;
+  LogLimiter* stranger_log = nullptr;
 };
 
 class Link {
@@ -81,8 +97,9 @@ class Link {
     virtual void LinkClosing(Link* link) = 0;
     // libuv released the handle: the owner may destroy the link now.
     virtual void LinkReleased(Link* link) = 0;
-    // Frames are queued: call Flush() before the loop next blocks.
-    virtual void LinkNeedsFlush(Link* link) = 0;
+    // Frames are queued, or held frames may be delivered: call Service()
+    // from the loop (not from inside a MeshNode method) before it blocks.
+    virtual void LinkNeedsService(Link* link) = 0;
     // The link was congested and its unsent bytes fell below half of
     // max_queued_bytes.
     virtual void LinkDrained(Link* link) = 0;
@@ -114,6 +131,10 @@ class Link {
 
   // Writes what is queued, until the socket would block.
   void Flush();
+  // What LinkNeedsService() asked for: delivers frames held over a pause
+  // (if no longer paused), then Flush(). Call from a loop callback only (it
+  // may call the handler through Owner::LinkFrame).
+  void Service();
 
   // Closes the link (see the header comment). REASON is why; FAILURE (for a
   // handshake failure) and ERROR (for a protocol error) refine it. Sends a
@@ -127,11 +148,14 @@ class Link {
   void Fail(ProtocolError error, std::string_view detail);
 
   // Timers, driven by the owner every tick: connect and handshake timeouts,
-  // heartbeats, the dead interval. NOW_MS is uv_now().
+  // heartbeats, the dead interval (a link with bytes waiting in its socket
+  // is alive, even if it has not been read for a while). NOW_MS is uv_now().
   void Tick(uint64_t now_ms);
 
   // Stops/resumes reading the socket (established links; TCP then pushes
-  // back on the peer). While paused, bytes waiting in the socket count as
+  // back on the peer). Once paused, no frame reaches the owner until
+  // resumed, not even one already decoded (it is held, and delivered
+  // through Service() after resuming). Bytes waiting in the socket count as
   // signs of life for the dead interval.
   void SetReadPaused(bool paused);
   // Fault injection: a frozen link neither reads, writes nor sends
@@ -174,6 +198,10 @@ class Link {
   void BeginHandshake();
   void ReadSome();
   void HandleFrame(Frame& frame);
+  bool Paused() const;
+  // Hands FRAMES to HandleFrame in order; frames left when the link is
+  // paused are held. False if it stopped early (paused or closing).
+  bool Deliver(std::vector<Frame>* frames);
   void CloseForErrno(int err, const char* what);
   void HandleHandshakeFrame(Frame& frame);
   void HandleHeartbeat(const std::string& payload);
@@ -207,6 +235,7 @@ class Link {
 
   FrameDecoder decoder_;
   std::vector<Frame> frames_;  // scratch for ReadSome
+  std::deque<Frame> held_;     // decoded, not delivered: reading was paused
 
   std::deque<OutFrame> control_q_, data_q_;
   bool head_started_ = false;  // the first frame in send order is partly written

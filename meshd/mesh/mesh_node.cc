@@ -191,9 +191,12 @@ absl::Status MeshNode::Impl::Start() {
   link_config_.max_queued_bytes = options_.max_link_queued_bytes;
   // A database exchange sends up to max_nodes adverts at once; heartbeats
   // and probes come on top.
-  link_config_.control_burst = 2 * options_.max_nodes + 1024;
-  link_config_.control_rate_per_s = 2 * options_.max_nodes + 1024;
+  // Generous for a big mesh in churn (every origin re-advertising a few
+  // times a second), and still a bound.
+  link_config_.control_burst = 8 * options_.max_nodes + 4096;
+  link_config_.control_rate_per_s = 4 * options_.max_nodes + 4096;
   link_config_.counters = &counters_;
+  link_config_.stranger_log = &stranger_log_;
 
   uv_idle_init(loop_, &idle_);
   idle_.data = this;
@@ -308,6 +311,15 @@ void MeshNode::Impl::Defer(std::function<void()> fn) {
   Kick();
 }
 
+void MeshNode::Impl::DeliverEvents() {
+  // Handler calls may queue more; each batch is taken whole.
+  while (!events_.empty()) {
+    std::deque<std::function<void()>> batch;
+    batch.swap(events_);
+    for (auto& fn : batch) fn();
+  }
+}
+
 void MeshNode::Impl::Work() {
   for (int round = 0; round < kMaxWorkRounds; round++) {
     if (flood_self_) FloodSelf();
@@ -321,7 +333,7 @@ void MeshNode::Impl::Work() {
     std::vector<LinkId> dirty;
     dirty.swap(dirty_links_);
     for (LinkId id : dirty) {
-      if (Link* l = FindLink(id)) l->Flush();
+      if (Link* l = FindLink(id)) l->Service();
     }
   }
   if (events_.empty() && dirty_links_.empty() && !flood_self_ && !reachability_dirty_ &&
@@ -382,9 +394,13 @@ void MeshNode::Impl::Accept() {
     if (PendingHandshakes() >= options_.max_pending_handshakes) {
       counters_.connections_refused++;
       counters_.handshakes_failed[static_cast<size_t>(HandshakeFailure::kLimit)]++;
-      SLOG_WARN("mesh", "too many pending handshakes: connection refused")
-          .Kv("remote", mesh::SockaddrToString(reinterpret_cast<struct sockaddr*>(&ss)))
-          .Kv("max_pending_handshakes", options_.max_pending_handshakes);
+      uint64_t suppressed = 0;
+      if (stranger_log_.Allow(uv_now(loop_), &suppressed)) {
+        SLOG_WARN("mesh", "too many pending handshakes: connection refused")
+            .Kv("remote", mesh::SockaddrToString(reinterpret_cast<struct sockaddr*>(&ss)))
+            .Kv("max_pending_handshakes", options_.max_pending_handshakes)
+            .Kv("suppressed", suppressed);
+      }
       close(fd);
       continue;
     }
@@ -628,9 +644,16 @@ void MeshNode::Impl::LinkEstablished(Link* link) {
   if (const mesh::Lsa* held = lsdb_->Find(peer); held != nullptr && held->name != link->peer_name()) {
     lsdb_->Remove(peer);
   }
-  Defer([this, id, peer] { handler_->OnLinkUp(id, peer); });
   SendDatabase(link);
   UpdateSelfLsa();
+  if (link->closing()) return;
+  // Told at once, not deferred: DATA frames right behind the peer's Ready
+  // are handed to OnData from this same read, and must come after
+  // OnLinkUp. (This runs from a link's read callback, never from inside a
+  // MeshNode method.) What was queued first, such as OnLinkDown for a link
+  // this one replaced, goes first.
+  DeliverEvents();
+  handler_->OnLinkUp(id, peer);
 }
 
 void MeshNode::Impl::LinkFrame(Link* link, mesh::Frame& frame) {
@@ -694,7 +717,7 @@ void MeshNode::Impl::LinkReleased(Link* link) {
   MaybeFinishStop();
 }
 
-void MeshNode::Impl::LinkNeedsFlush(Link* link) {
+void MeshNode::Impl::LinkNeedsService(Link* link) {
   dirty_links_.push_back(link->id());
   Kick();
 }

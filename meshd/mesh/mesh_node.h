@@ -155,8 +155,10 @@ class MeshNode {
   bool SendData(LinkId link, std::string payload);
   bool Congested(LinkId link) const;
   // Backpressure from above: stop/resume reading LINK (TCP then pushes back
-  // on the peer). While paused, the link is still alive as long as bytes
-  // wait in its socket. Unknown links are ignored.
+  // on the peer). After PauseRead (even from inside OnData) no OnData for
+  // LINK comes until ResumeRead; frames already decoded are held and
+  // delivered from the loop after it. While paused, the link is still alive
+  // as long as bytes wait in its socket. Unknown links are ignored.
   void PauseRead(LinkId link);
   void ResumeRead(LinkId link);
 

@@ -6,8 +6,9 @@
 // Deferred work: nothing calls the Handler from inside a MeshNode method.
 // Handler calls, flooding and socket writes are recorded (events_,
 // flood_self_, dirty_links_) and Kick() starts an idle handle, so that Work()
-// runs in the loop's next idle phase, before it blocks; OnData is the one
-// Handler call made directly, from a link's read callback.
+// runs in the loop's next idle phase, before it blocks. OnData and OnLinkUp
+// are made directly from a link's read callback (OnLinkUp after the queued
+// calls), so a link's OnLinkUp always precedes its OnData.
 #ifndef MESHD_MESH_MESH_NODE_IMPL_H_
 #define MESHD_MESH_MESH_NODE_IMPL_H_
 
@@ -65,7 +66,7 @@ class MeshNode::Impl : public mesh::Link::Owner {
   void LinkFrame(mesh::Link* link, mesh::Frame& frame) override;
   void LinkClosing(mesh::Link* link) override;
   void LinkReleased(mesh::Link* link) override;
-  void LinkNeedsFlush(mesh::Link* link) override;
+  void LinkNeedsService(mesh::Link* link) override;
   void LinkDrained(mesh::Link* link) override;
 
  private:
@@ -117,6 +118,8 @@ class MeshNode::Impl : public mesh::Link::Owner {
   static void OnIdle(uv_idle_t* h);
   void Work();
   void Defer(std::function<void()> fn);
+  // Runs the queued handler calls now (callback context only).
+  void DeliverEvents();
   void MaybeFinishStop();
   void CloseHandle(uv_handle_t* h);
   mesh::Link* FindLink(LinkId id) const;
@@ -164,6 +167,7 @@ class MeshNode::Impl : public mesh::Link::Owner {
   bool frozen_ = false;
   MeshCounters counters_;
   mesh::LinkConfig link_config_;
+  mesh::LogLimiter stranger_log_;
   std::unique_ptr<mesh::LinkStateDb> lsdb_;
   std::mt19937_64 rng_;
 

@@ -33,7 +33,10 @@ uint64_t MeshNode::Impl::NextSeq() {
   // self_seq_ past it.
   const uint64_t wall = static_cast<uint64_t>(std::max<int64_t>(0, absl::ToUnixMillis(absl::Now())))
                         << 16;
-  self_seq_ = std::max(self_seq_ + 1, wall);
+  // Saturates rather than wrap to 0 (after an advert about us with a seq
+  // near the top: then we cannot outrank it; see docs/mesh.md).
+  const uint64_t next = self_seq_ == UINT64_MAX ? self_seq_ : self_seq_ + 1;
+  self_seq_ = std::max(next, wall);
   return self_seq_;
 }
 
