@@ -165,6 +165,12 @@ int syslink_set_quota(int fd, size_t cmd_bytes, size_t dma_bytes) {
   return Result(ep->SetQuota(cmd_bytes, dma_bytes));
 }
 
+int syslink_set_dma_map(int fd, int on) {
+  auto ep = Lookup(fd);
+  if (ep == nullptr) return -1;
+  return Result(ep->SetDmaMap(on != 0));
+}
+
 int syslink_get_stats(int fd, struct syslink_stats* st) {
   if (st == nullptr) {
     errno = EFAULT;

@@ -97,7 +97,7 @@ void* DmaBuffers::Alloc(size_t bytes) {
   if (p == MAP_FAILED) return nullptr;
   std::lock_guard<std::mutex> lock(mu_);
   by_base_[reinterpret_cast<uintptr_t>(p)] =
-      Buffer{static_cast<char*>(p), size, fd.release(), -1};
+      Buffer{static_cast<char*>(p), size, fd.release(), -1, next_id_++, {}};
   return p;
 }
 
@@ -107,8 +107,13 @@ int DmaBuffers::Free(void* base) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = by_base_.find(reinterpret_cast<uintptr_t>(base));
     if (it == by_base_.end()) return EINVAL;
-    b = it->second;
+    b = std::move(it->second);
+    views_ -= b.views.size();
     by_base_.erase(it);
+  }
+  // Peers that were given the buffer may drop their mappings of it.
+  for (auto& w : b.watchers) {
+    if (auto l = w.lock()) l->BufferFreed(b.id);
   }
   munmap(b.base, b.size);
   close(b.rw_fd);
@@ -116,8 +121,37 @@ int DmaBuffers::Free(void* base) {
   return 0;
 }
 
+bool DmaBuffers::Watch(uint64_t id, std::weak_ptr<BufferListener> listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [base, b] : by_base_) {
+    if (b.id != id) continue;
+    auto* raw = listener.lock().get();
+    for (auto& w : b.watchers) {
+      if (w.lock().get() == raw) return true;
+    }
+    // Drop watchers that are gone, so the list stays short.
+    std::vector<std::weak_ptr<BufferListener>> live;
+    for (auto& w : b.watchers) {
+      if (!w.expired()) live.push_back(w);
+    }
+    live.push_back(std::move(listener));
+    b.watchers.swap(live);
+    return true;
+  }
+  return false;
+}
+
+bool DmaBuffers::Overlaps(const void* p, size_t len) {
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(p), hi = lo + len;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_base_.lower_bound(hi);
+  if (it == by_base_.begin()) return false;
+  --it;
+  return it->first + it->second.size > lo;
+}
+
 bool DmaBuffers::Find(const void* p, size_t len, bool writable, int* fd,
-                      uint64_t* offset) {
+                      uint64_t* offset, uint64_t* id) {
   const uintptr_t addr = reinterpret_cast<uintptr_t>(p);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_base_.upper_bound(addr);
@@ -127,6 +161,9 @@ bool DmaBuffers::Find(const void* p, size_t len, bool writable, int* fd,
   const uintptr_t start = reinterpret_cast<uintptr_t>(b.base);
   if (addr < start || addr - start > b.size || len > b.size - (addr - start)) {
     return false;
+  }
+  for (const auto& v : b.views) {  // a peer's pages are mapped there: copy
+    if (v.offset < addr - start + len && addr - start < v.offset + v.len) return false;
   }
   if (writable) {
     *fd = b.rw_fd;
@@ -142,7 +179,79 @@ bool DmaBuffers::Find(const void* p, size_t len, bool writable, int* fd,
     *fd = b.ro_fd;
   }
   *offset = addr - start;
+  *id = b.id;
   return true;
+}
+
+void DmaBuffers::Restore(const Buffer& b, const Buffer::View& v) {
+  // Our own memfd again: the buffer is whole and shareable as before.
+  mmap(b.base + v.offset, v.len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, b.rw_fd,
+       static_cast<off_t>(v.offset));
+}
+
+bool DmaBuffers::MapView(void* p, size_t len, int peer_fd, const ViewSource& source) {
+  const uintptr_t addr = reinterpret_cast<uintptr_t>(p);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_base_.upper_bound(addr);
+  if (it == by_base_.begin()) return false;
+  --it;
+  Buffer& b = it->second;
+  const uintptr_t start = reinterpret_cast<uintptr_t>(b.base);
+  if (addr - start > b.size || len > b.size - (addr - start)) return false;
+  const size_t off = addr - start;
+  for (auto v = b.views.begin(); v != b.views.end();) {
+    if (v->offset == off && v->len == len && v->source == source) return true;  // already
+    if (v->offset < off + len && off < v->offset + v->len) {
+      Restore(b, *v);
+      v = b.views.erase(v);
+      views_--;
+    } else {
+      ++v;
+    }
+  }
+  if (mmap(p, len, PROT_READ, MAP_SHARED | MAP_FIXED, peer_fd,
+           static_cast<off_t>(source.offset)) == MAP_FAILED) {
+    Restore(b, Buffer::View{off, len, source});
+    return false;
+  }
+  b.views.push_back(Buffer::View{off, len, source});
+  views_++;
+  return true;
+}
+
+void DmaBuffers::DropViews(const void* p, size_t len) {
+  if (views_.load(std::memory_order_relaxed) == 0 || len == 0) return;  // the common case
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(p);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [base, b] : by_base_) {
+    if (b.views.empty()) continue;
+    for (auto v = b.views.begin(); v != b.views.end();) {
+      const uintptr_t vlo = reinterpret_cast<uintptr_t>(b.base) + v->offset;
+      if (vlo < lo + len && lo < vlo + v->len) {
+        Restore(b, *v);
+        v = b.views.erase(v);
+        views_--;
+      } else {
+        ++v;
+      }
+    }
+  }
+}
+
+void DmaBuffers::DropViewsOf(uint64_t link, uint64_t buffer) {
+  if (views_.load(std::memory_order_relaxed) == 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [base, b] : by_base_) {
+    for (auto v = b.views.begin(); v != b.views.end();) {
+      if (v->source.link == link && (buffer == 0 || v->source.buffer == buffer)) {
+        Restore(b, *v);
+        v = b.views.erase(v);
+        views_--;
+      } else {
+        ++v;
+      }
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------

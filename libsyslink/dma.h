@@ -20,12 +20,22 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <atomic>
 #include <list>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include <mutex>
 
 namespace libsyslink {
+
+// Told when a buffer it was given is freed (a Link that announced the
+// buffer to its peer passes the news on).
+class BufferListener {
+ public:
+  virtual ~BufferListener() = default;
+  virtual void BufferFreed(uint64_t id) = 0;
+};
 
 // The buffers made by syslink_dma_alloc(), found by address.
 class DmaBuffers {
@@ -39,8 +49,37 @@ class DmaBuffers {
 
   // If [P, P + LEN) lies within one allocation, returns true with *FD set to
   // a descriptor for its memfd (read-only unless WRITABLE; owned by the
-  // table, valid until Free) and *OFFSET to P's offset in it.
-  bool Find(const void* p, size_t len, bool writable, int* fd, uint64_t* offset);
+  // table, valid until Free), *OFFSET to P's offset in it and *ID to the
+  // allocation's id (nonzero, never reused in this process).
+  bool Find(const void* p, size_t len, bool writable, int* fd, uint64_t* offset,
+            uint64_t* id);
+  // LISTENER is told (once) when buffer ID is freed. False if it is gone.
+  bool Watch(uint64_t id, std::weak_ptr<BufferListener> listener);
+  // True if [P, P + LEN) overlaps any allocation.
+  bool Overlaps(const void* p, size_t len);
+
+  // Map mode (syslink_set_dma_map): a view is a peer's memfd pages mapped
+  // read-only and shared over whole pages of one of our buffers. SOURCE
+  // names what is mapped (the receiving link's serial, the peer's buffer id
+  // and offset); a view with the same place and source is already there
+  // and needs no system call.
+  struct ViewSource {
+    uint64_t link;    // Link::serial() of the link that made the view
+    uint64_t buffer;  // the peer's buffer id
+    uint64_t offset;  // in the peer's memfd
+    bool operator==(const ViewSource& o) const {
+      return link == o.link && buffer == o.buffer && offset == o.offset;
+    }
+  };
+  // Maps LEN bytes (whole pages) of PEER_FD at SOURCE.offset over P, which
+  // must lie inside one of our buffers, page-aligned. Returns true if the
+  // view is there (made now, or already). False: nothing changed (copy).
+  bool MapView(void* p, size_t len, int peer_fd, const ViewSource& source);
+  // Restores the buffers' own pages wherever a view overlaps [P, P + LEN).
+  void DropViews(const void* p, size_t len);
+  // Restores every view made by link LINK (and, if BUFFER != 0, only those
+  // of that peer buffer).
+  void DropViewsOf(uint64_t link, uint64_t buffer = 0);
 
  private:
   struct Buffer {
@@ -48,9 +87,21 @@ class DmaBuffers {
     size_t size;
     int rw_fd;
     int ro_fd;  // opened on first read-only use, -1 until then
+    uint64_t id;
+    std::vector<std::weak_ptr<BufferListener>> watchers;
+    struct View {
+      size_t offset;  // in this buffer
+      size_t len;
+      ViewSource source;
+    };
+    std::vector<View> views;
   };
-  std::mutex mu_;
+  // Restores the buffer's own pages under V (mu_ held).
+  static void Restore(const Buffer& b, const Buffer::View& v);
+  std::atomic<size_t> views_{0};  // views in all buffers (a lock-free check)
+  std::mutex mu_;  // guards by_base_ and next_id_
   std::map<uintptr_t, Buffer> by_base_;
+  uint64_t next_id_ = 1;
 };
 
 // A peer's memfd mapped into this process.

@@ -27,6 +27,9 @@ class Endpoint {
   // is closed when the last reference to the Endpoint goes away.
   virtual void Shutdown() = 0;
   virtual int SetQuota(size_t cmd_bytes, size_t dma_bytes) = 0;
+  // syslink_set_dma_map(): DMAW data from a peer's syslink_dma_alloc()
+  // buffer into one of ours arrives as a read-only mapped view.
+  virtual int SetDmaMap(bool on) = 0;
   virtual int GetStats(struct syslink_stats* st) = 0;
 };
 

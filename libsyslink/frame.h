@@ -10,11 +10,19 @@
 //   kNone     none             no data; a command may still offer DMAR room
 //   kPipe     pipe read end    dma_bytes of data in the pipe (write end closed)
 //   kMemfd    sealed memfd     the originator's buffer, at dma_offset: DMAW
-//                              data is there, and a DMAR reply may be written
-//                              there directly (fd O_RDWR). With kFlagCopy it
+//             (or none, see    data is there, and a DMAR reply may be written
+//             dma_buffer)      there directly (fd O_RDWR). With kFlagCopy it
 //                              is instead a one-off memfd holding a copy of
 //                              the data (the fallback when no pipe of the
 //                              size can be made): read it, do not map it.
+//
+// dma_buffer names a syslink_dma_alloc() buffer so that its descriptor
+// crosses a link once: the first frame that uses buffer N on a link carries
+// the memfd (the receiver keeps it, per link, under N); later frames carry
+// only N. A frame naming a buffer the receiver does not know, without the
+// descriptor, is refused (the library answers the command with ESTALE).
+// dma_buffer 0 means "this descriptor, this once". A bare frame with
+// kFlagForget says buffer N was freed: forget it.
 //   kDirect   none             reply only: dma_bytes were written straight
 //                              into the originator's memfd (sent as kMemfd)
 //
@@ -47,7 +55,9 @@ struct LocalFrame {
   // at end-of-file (EHOSTUNREACH: the far node failed, ECONNRESET: the far
   // process died, ECONNABORTED: meshd is going away).
   static constexpr uint8_t kFlagGoodbye = 0x02;
-  static constexpr uint8_t kKnownFlags = kFlagCopy | kFlagGoodbye;
+  // A forget: a frame with no message, carrier kNone, dma_buffer = N.
+  static constexpr uint8_t kFlagForget = 0x04;
+  static constexpr uint8_t kKnownFlags = kFlagCopy | kFlagGoodbye | kFlagForget;
 
   uint32_t magic;
   Carrier carrier;
@@ -56,8 +66,9 @@ struct LocalFrame {
   uint32_t dma_bytes;    // data carried (DMAW command, or reply data)
   uint32_t dma_room;     // DMAR command: most bytes the reply may return
   uint64_t dma_offset;   // kMemfd: offset of the buffer in the memfd
+  uint64_t dma_buffer;   // kMemfd: the sender's buffer id, or 0 (see above)
 };
-static_assert(sizeof(LocalFrame) == 24, "LocalFrame is 24 bytes");
+static_assert(sizeof(LocalFrame) == 32, "LocalFrame is 32 bytes");
 
 }  // namespace libsyslink
 

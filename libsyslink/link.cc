@@ -48,37 +48,38 @@ bool ValidCarrier(Carrier c) {
   return false;
 }
 
-// Copies LEN bytes at OFFSET of the memfd in PKT into DST. A kFlagCopy memfd
-// is read; a shared one is mapped through the cache. Returns 0 or EINVAL.
-int CopyFromMemfd(int fd, bool one_off, uint64_t offset, void* dst, size_t len) {
-  if (len == 0) return 0;
-  if (one_off) {
-    size_t done = 0;
-    while (done < len) {
-      ssize_t n = pread(fd, static_cast<char*>(dst) + done, len - done,
-                        static_cast<off_t>(offset + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return EINVAL;
-      done += static_cast<size_t>(n);
-    }
-    return 0;
+// Reads LEN bytes at OFFSET of one-off memfd FD (kFlagCopy: a copy made
+// for this message) into DST. Returns 0 or EINVAL.
+int ReadOneOff(int fd, uint64_t offset, void* dst, size_t len) {
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = pread(fd, static_cast<char*>(dst) + done, len - done,
+                      static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return EINVAL;
+    done += static_cast<size_t>(n);
   }
-  std::shared_ptr<Mapping> map;
-  if (MapCache::Get().Map(fd, false, &map) != 0) return EINVAL;
-  if (offset > map->size || len > map->size - offset) return EINVAL;
-  memcpy(dst, map->addr + offset, len);
   return 0;
 }
 
 }  // namespace
 
+namespace {
+std::atomic<uint64_t> next_serial{1};
+}  // namespace
+
 Link::Link(int fd, Options options)
-    : fd_(fd), options_(options), death_errno_(options.death_errno) {
+    : fd_(fd),
+      options_(options),
+      serial_(next_serial.fetch_add(1)),
+      death_errno_(options.death_errno) {
   stats_.quota_bytes = SYSLINK_QUOTA_DEFAULT;
   stats_.dma_quota_bytes = SYSLINK_DMA_QUOTA_DEFAULT;
 }
 
 Link::~Link() {
+  // Views of the peer's pages go; our buffers get their own pages back.
+  DmaBuffers::Get().DropViewsOf(serial_);
   close(fd_);
   if (quota_efd_ >= 0) close(quota_efd_);
 }
@@ -155,6 +156,49 @@ void Link::FarEndGone(int why) {
     uint64_t n = waiters_;
     (void)!write(quota_efd_, &n, sizeof n);
   }
+}
+
+int Link::SetDmaMap(bool on) {
+  map_mode_ = on;
+  if (!on) DmaBuffers::Get().DropViewsOf(serial_);
+  return 0;
+}
+
+void Link::BufferFreed(uint64_t id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (announced_.erase(id) == 0) return;
+  }
+  // Tell the peer to drop its mapping. Never blocks: if the socket is full
+  // the peer keeps the mapping until the link ends (bounded per link).
+  alignas(8) unsigned char packet[sizeof(LocalFrame)] = {};
+  LocalFrame f = {};
+  f.magic = LocalFrame::kMagic;
+  f.flags = LocalFrame::kFlagForget;
+  f.dma_buffer = id;
+  memcpy(packet, &f, sizeof f);
+  (void)!send(fd_, packet, sizeof packet, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+ssize_t Link::Refuse(const struct syslink_msg& cmd, int error) {
+  alignas(8) unsigned char packet[sizeof(LocalFrame) + SL_MIN_MSG_SIZE];
+  struct syslink_msg r = {};
+  r.sm_proto = static_cast<sl_proto_t>(cmd.sm_proto | SM_PROTO_REPLY);
+  r.sm_bytes = SL_MIN_MSG_SIZE;
+  r.sm_rlabel = cmd.sm_rlabel;
+  r.sm_msgid = cmd.sm_msgid;
+  r.sm_sessid = cmd.sm_sessid;
+  r.sm_head.se_cmd = static_cast<sl_cmd_t>((cmd.sm_head.se_cmd | SE_CMDF_REPLY) &
+                                           ~(SE_CMDF_DMAR | SE_CMDF_STRUCTURED));
+  r.sm_head.se_bytes = SL_MIN_ELM_SIZE;
+  r.sm_head.se_aux = error;
+  memcpy(packet + sizeof(LocalFrame), &r, sizeof r);
+  LocalFrame f = {};
+  f.magic = LocalFrame::kMagic;
+  SendPacket(f, packet + sizeof(LocalFrame), sizeof r, -1);
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.rejected++;
+  return 0;
 }
 
 int Link::death_errno() {
@@ -360,6 +404,14 @@ ssize_t Link::Accept(std::unique_ptr<Packet>& pkt, const struct iovec* iov,
       f.dma_bytes > SL_DMA_MAX || f.dma_room > SL_DMA_MAX) {
     return reject();
   }
+  if (f.flags & LocalFrame::kFlagForget) {
+    if (pkt->msg_len != 0 || has_fd || f.carrier != Carrier::kNone || f.dma_buffer == 0) {
+      return reject();
+    }
+    peer_bufs_.erase(f.dma_buffer);  // (read_mu_ is held by every Accept)
+    DmaBuffers::Get().DropViewsOf(serial_, f.dma_buffer);
+    return 0;
+  }
   if (f.flags & LocalFrame::kFlagGoodbye) {
     if (pkt->msg_len != 0 || has_fd || f.carrier != Carrier::kNone || f.dma_room == 0 ||
         f.dma_room >= 4096 || f.dma_bytes != 0) {
@@ -369,8 +421,17 @@ ssize_t Link::Accept(std::unique_ptr<Packet>& pkt, const struct iovec* iov,
     death_errno_ = static_cast<int>(f.dma_room);
     return 0;  // not a message: read on (end-of-file follows)
   }
-  const bool wants_fd = f.carrier == Carrier::kPipe || f.carrier == Carrier::kMemfd;
-  if (wants_fd != has_fd) return reject();
+  // A pipe always rides along; a memfd does unless it names a buffer the
+  // peer announced before; nothing else carries a descriptor.
+  bool fd_ok;
+  switch (f.carrier) {
+    case Carrier::kPipe: fd_ok = has_fd; break;
+    case Carrier::kMemfd:
+      fd_ok = has_fd || (f.dma_buffer != 0 && !(f.flags & LocalFrame::kFlagCopy));
+      break;
+    default: fd_ok = !has_fd; break;
+  }
+  if (!fd_ok || (f.dma_buffer != 0 && f.carrier != Carrier::kMemfd)) return reject();
   if (sl_msg_validate(pkt->msg, pkt->msg_len) != 0) return reject();
   const struct syslink_msg hdr = LoadHeader(pkt->msg);
   if (hdr.sm_proto == SMPROTO_PAD) return 0;  // never delivered, not counted
@@ -418,7 +479,7 @@ ssize_t Link::AcceptReply(Packet* pkt, const struct iovec* iov) {
       break;
     case Carrier::kMemfd:
       if (p.dmar_buf != nullptr && (f.flags & LocalFrame::kFlagCopy) &&
-          CopyFromMemfd(pkt->fd.get(), true, f.dma_offset, p.dmar_buf, want) == 0) {
+          ReadOneOff(pkt->fd.get(), f.dma_offset, p.dmar_buf, want) == 0) {
         data = want;
       } else {
         bad = true;
@@ -467,18 +528,44 @@ ssize_t Link::AcceptCommand(Packet* pkt, const struct iovec* iov, int iovcnt) {
     stats_.rejected++;
     return 0;
   }
+  auto reject = [&]() -> ssize_t {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.rejected++;
+    return 0;
+  };
+  // The originator's memfd: announced now, announced before (by id), or
+  // given for this message only.
+  std::shared_ptr<Mapping> map;
+  int map_fd = -1;
+  if (f.carrier == Carrier::kMemfd && !one_off) {
+    if (f.dma_buffer != 0) {
+      if (pkt->fd.ok()) {
+        std::shared_ptr<Mapping> m;
+        if (MapCache::Get().Map(pkt->fd.get(), dmar, &m) != 0) return reject();
+        if (!peer_bufs_.contains(f.dma_buffer) && peer_bufs_.size() >= kMaxAnnounced) {
+          return reject();  // more than the sender may announce
+        }
+        peer_bufs_[f.dma_buffer] = PeerBuffer{std::move(m), std::move(pkt->fd)};
+      }
+      auto it = peer_bufs_.find(f.dma_buffer);
+      if (it == peer_bufs_.end()) return Refuse(hdr, ESTALE);  // never announced here
+      map = it->second.map;
+      map_fd = it->second.fd.get();
+    } else {
+      if (MapCache::Get().Map(pkt->fd.get(), dmar, &map) != 0) return reject();
+      map_fd = pkt->fd.get();
+    }
+    const size_t span = std::max(f.dma_bytes, f.dma_room);
+    if (f.dma_offset > map->size || span > map->size - f.dma_offset ||
+        (dmar && !map->writable)) {
+      return reject();
+    }
+  }
   Owed owed{hdr.sm_rlabel, static_cast<uint32_t>(pkt->msg_len), dmar, f.dma_room,
             nullptr, 0};
-  if (dmar && f.carrier == Carrier::kMemfd && !one_off) {
-    // The originator shared its buffer: the reply can be written in place.
-    std::shared_ptr<Mapping> map;
-    if (MapCache::Get().Map(pkt->fd.get(), true, &map) != 0 ||
-        f.dma_offset > map->size || f.dma_room > map->size - f.dma_offset) {
-      std::lock_guard<std::mutex> lock(mu_);
-      stats_.rejected++;
-      return 0;
-    }
-    owed.direct = std::move(map);
+  if (dmar && map != nullptr) {
+    // The originator shared its buffer: the reply is written in place.
+    owed.direct = map;
     owed.direct_offset = f.dma_offset;
   }
   {
@@ -494,12 +581,29 @@ ssize_t Link::AcceptCommand(Packet* pkt, const struct iovec* iov, int iovcnt) {
   }
   size_t data = 0;
   if (dmaw && f.dma_bytes > 0) {
-    void* dst = iov[1].iov_base;
+    auto* dst = static_cast<unsigned char*>(iov[1].iov_base);
     int err = 0;
+    size_t mapped = 0;
+    if (map != nullptr && map_mode_ && f.dma_buffer != 0) {
+      // Map mode: whole pages arrive as a read-only view of the originator's
+      // pages (nothing copied; nothing at all if the same view is there).
+      const size_t page = PageSize();
+      const size_t whole = f.dma_bytes / page * page;
+      if (whole > 0 && reinterpret_cast<uintptr_t>(dst) % page == 0 &&
+          f.dma_offset % page == 0 &&
+          DmaBuffers::Get().MapView(dst, whole, map_fd,
+                                    {serial_, f.dma_buffer, f.dma_offset})) {
+        mapped = whole;
+      }
+    }
+    // What is copied must land in writable memory: no view there.
+    DmaBuffers::Get().DropViews(dst + mapped, f.dma_bytes - mapped);
     if (f.carrier == Carrier::kPipe) {
       if (DrainPipe(pkt->fd.get(), dst, f.dma_bytes) != f.dma_bytes) err = EINVAL;
-    } else {
-      err = CopyFromMemfd(pkt->fd.get(), one_off, f.dma_offset, dst, f.dma_bytes);
+    } else if (one_off) {
+      err = ReadOneOff(pkt->fd.get(), f.dma_offset, dst, f.dma_bytes);
+    } else if (f.dma_bytes > mapped) {
+      memcpy(dst + mapped, map->addr + f.dma_offset + mapped, f.dma_bytes - mapped);
     }
     std::lock_guard<std::mutex> lock(mu_);
     if (err != 0) {  // the peer's data was not where it said: drop it
@@ -563,6 +667,7 @@ ssize_t Link::WriteCommand(struct syslink_msg* msg, size_t len,
   if ((dmaw || dmar) != (dma != nullptr)) return -EINVAL;
   LocalFrame f = {};
   f.magic = LocalFrame::kMagic;
+  uint64_t announce = 0;
   Pending p = {};
   p.proto = msg->sm_proto;
   p.cmd = msg->sm_head.se_cmd;
@@ -581,12 +686,24 @@ ssize_t Link::WriteCommand(struct syslink_msg* msg, size_t len,
       f.dma_room = dlen;
     }
     if (dmaw) f.dma_bytes = dlen;
-    uint64_t offset;
+    // The reply's data will be written here: no mapped view may cover it.
+    if (dmar) DmaBuffers::Get().DropViews(dma->iov_base, dlen);
+    uint64_t offset, id;
     if (!options_.copy_out &&
-        DmaBuffers::Get().Find(dma->iov_base, dlen, dmar, &memfd, &offset)) {
+        DmaBuffers::Get().Find(dma->iov_base, dlen, dmar, &memfd, &offset, &id)) {
       f.carrier = Carrier::kMemfd;
       f.dma_offset = offset;
       p.dmar_direct = dmar;
+      // The descriptor crosses this link once (per access level).
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = announced_.find(id);
+      if (it != announced_.end() && (it->second || !dmar)) {
+        memfd = -1;  // the peer has it
+        f.dma_buffer = id;
+      } else if (it != announced_.end() || announced_.size() < kMaxAnnounced) {
+        f.dma_buffer = id;  // announced by this message
+        announce = id;
+      }
     }
   }
   const int rerr = Reserve(msg->sm_msgid, p);
@@ -612,10 +729,12 @@ ssize_t Link::WriteCommand(struct syslink_msg* msg, size_t len,
     Unreserve(msg->sm_msgid);
     return r;
   }
-  if (f.dma_bytes != 0) {
+  if (f.dma_bytes != 0 || announce != 0) {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.dma_bytes_sent += f.dma_bytes;
+    if (announce != 0) announced_[announce] = announced_[announce] || dmar;
   }
+  if (announce != 0) DmaBuffers::Get().Watch(announce, weak_from_this());
   return static_cast<ssize_t>(len);
 }
 

@@ -33,7 +33,9 @@
 
 namespace libsyslink {
 
-class Link : public Endpoint {
+class Link : public Endpoint,
+             public BufferListener,
+             public std::enable_shared_from_this<Link> {
  public:
   struct Options {
     uint64_t sessid = 0;            // stamped on every message, both ways
@@ -51,6 +53,9 @@ class Link : public Endpoint {
   // library could otherwise send unlimited unreplied commands).
   static constexpr size_t kMaxOwed = 65536;
   static constexpr size_t kMaxOwedBytes = 64u << 20;
+  // syslink_dma_alloc() buffers announced to the peer (sent by descriptor
+  // once, then by id) per link; beyond, descriptors go with every message.
+  static constexpr size_t kMaxAnnounced = 1024;
 
   // Takes ownership of FD (closed by the destructor).
   Link(int fd, Options options);
@@ -70,7 +75,12 @@ class Link : public Endpoint {
   ssize_t Write(const struct iovec* iov, int iovcnt) override;
   void Shutdown() override;
   int SetQuota(size_t cmd_bytes, size_t dma_bytes) override;
+  int SetDmaMap(bool on) override;
   int GetStats(struct syslink_stats* st) override;
+  // BufferListener: one of our buffers announced to the peer was freed.
+  void BufferFreed(uint64_t id) override;
+  // Unique within the process, never reused (names this link's views).
+  uint64_t serial() const { return serial_; }
 
   // Declares the far end gone (as at end-of-file) with WHY as the se_aux of
   // the synthesized replies. Idempotent: the first reason wins.
@@ -113,6 +123,11 @@ class Link : public Endpoint {
     sl_rlabel_t rlabel;
     int error;
   };
+  // A syslink_dma_alloc() buffer of the peer's, announced on this link.
+  struct PeerBuffer {
+    std::shared_ptr<Mapping> map;
+    common::UniqueFd fd;  // kept for map mode's views
+  };
   // One received packet.
   struct Packet {
     LocalFrame frame;
@@ -132,6 +147,9 @@ class Link : public Endpoint {
   // PKT is moved into held_ only when the result is -ENOSPC.
   ssize_t Accept(std::unique_ptr<Packet>& pkt, const struct iovec* iov, int iovcnt);
   ssize_t AcceptReply(Packet* pkt, const struct iovec* iov);
+  // Answers a command that cannot be delivered (its DMA buffer is unknown)
+  // on the application's behalf, with ERROR. Returns 0 (nothing delivered).
+  ssize_t Refuse(const struct syslink_msg& cmd, int error);
   ssize_t AcceptCommand(Packet* pkt, const struct iovec* iov, int iovcnt);
   // Delivers the next synthesized reply (or end-of-file); false if neither.
   bool TakeSynthesized(const struct iovec& iov0, ssize_t* result);
@@ -151,10 +169,14 @@ class Link : public Endpoint {
 
   const int fd_;
   const Options options_;
+  const uint64_t serial_;
+  std::atomic<bool> map_mode_{false};
 
   std::mutex read_mu_;  // one reader at a time
   std::unique_ptr<Packet> held_;   // after -ENOSPC; guarded by read_mu_
   std::unique_ptr<Packet> spare_;  // the next read's buffer; guarded by read_mu_
+  // The peer's announced buffers; guarded by read_mu_.
+  absl::flat_hash_map<uint64_t, PeerBuffer> peer_bufs_;
 
   std::mutex mu_;  // guards everything below
   std::atomic<bool> shutdown_{false};
@@ -163,6 +185,7 @@ class Link : public Endpoint {
   int death_errno_;
   absl::flat_hash_map<uint64_t, Pending> pending_;
   absl::flat_hash_map<uint64_t, Owed> owed_;
+  absl::flat_hash_map<uint64_t, bool> announced_;  // our buffer id -> writable
   std::vector<Synth> synth_;  // back: next to deliver
   uint64_t next_seq_ = 0;
   size_t out_bytes_ = 0;

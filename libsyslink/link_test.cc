@@ -668,14 +668,15 @@ TEST(Syslink, GarbageFromAPeerIsDroppedAndCounted) {
     }
     ASSERT_EQ(sendmsg(p.a, &mh, MSG_NOSIGNAL), static_cast<ssize_t>(len));
   };
-  struct Frame {
+  struct Frame {  // libsyslink/frame.h's LocalFrame, by hand
     uint32_t magic;
     uint8_t carrier, flags;
     uint16_t reserved;
     uint32_t dma_bytes, dma_room;
     uint64_t dma_offset;
+    uint64_t dma_buffer;
   };
-  const Frame good = {0x314b4c53, 0, 0, 0, 0, 0, 0};
+  const Frame good = {0x314b4c53, 0, 0, 0, 0, 0, 0, 0};
   Msg cmd = Command(1);
   auto framed = [&](Frame f, const void* m, size_t len) {
     std::vector<unsigned char> v(sizeof f + len);
@@ -780,19 +781,20 @@ TEST(Syslink, GarbageFromAPeerIsDroppedAndCounted) {
 TEST(Syslink, GoodbyeSetsTheErrnoOfSynthesizedReplies) {
   Pair p;
   for (int i = 0; i < 3; i++) ASSERT_GT(Send(p.a, Command(10 + i)), 0);
-  struct Frame {
+  struct Frame {  // libsyslink/frame.h's LocalFrame, by hand
     uint32_t magic;
     uint8_t carrier, flags;
     uint16_t reserved;
     uint32_t dma_bytes, dma_room;
     uint64_t dma_offset;
+    uint64_t dma_buffer;
   };
   // A malformed goodbye (with a message after it) is rejected.
-  unsigned char bad[24 + 32] = {};
-  Frame f = {0x314b4c53, 0, 0x02, 0, 0, EHOSTUNREACH, 0};
+  unsigned char bad[sizeof(Frame) + 32] = {};
+  Frame f = {0x314b4c53, 0, 0x02, 0, 0, EHOSTUNREACH, 0, 0};
   memcpy(bad, &f, sizeof f);
   Msg junk = Command(1);
-  memcpy(bad + 24, &junk, 32);
+  memcpy(bad + sizeof f, &junk, 32);
   ASSERT_EQ(send(p.b, bad, sizeof bad, MSG_NOSIGNAL), static_cast<ssize_t>(sizeof bad));
   ASSERT_EQ(send(p.b, &f, sizeof f, MSG_NOSIGNAL), static_cast<ssize_t>(sizeof f));
   p.CloseB();
@@ -804,6 +806,104 @@ TEST(Syslink, GoodbyeSetsTheErrnoOfSynthesizedReplies) {
   }
   EXPECT_EQ(Recv(p.a, &got), 0);
   EXPECT_EQ(Stats(p.a).rejected, 1u);
+}
+
+// Map mode: DMAW data from a syslink_dma_alloc() buffer into one of ours
+// arrives as a read-only shared view of the originator's pages.
+TEST(Syslink, MapModeViews) {
+  Pair p;
+  ASSERT_EQ(syslink_set_dma_map(p.b, 1), 0);
+  constexpr size_t kLen = 65536 + 100;  // 16 whole pages mapped, 100 bytes copied
+  auto* src = static_cast<unsigned char*>(syslink_dma_alloc(kLen));
+  auto* dst = static_cast<unsigned char*>(syslink_dma_alloc(kLen));
+  ASSERT_NE(src, nullptr);
+  ASSERT_NE(dst, nullptr);
+  Fill(src, kLen, 5);
+  Msg c = Command(1, SE_CMDF_DMAW);
+  ASSERT_GT(SendDma(p.a, c, src, kLen), 0);
+  Msg got;
+  ASSERT_GT(RecvDma(p.b, &got, dst, kLen), 0);
+  EXPECT_EQ(syslink_dma_bytes(), kLen);
+  EXPECT_TRUE(Check(dst, kLen, 5));
+  // A view, not a copy: the originator's later writes show through (the
+  // manual's rule: after the reply the originator may change its buffer).
+  ASSERT_GT(Send(p.b, Reply(got)), 0);
+  ASSERT_GT(Recv(p.a, &got), 0);
+  src[0] = 0xEE;
+  src[65535] = 0xEF;
+  EXPECT_EQ(dst[0], 0xEE);
+  EXPECT_EQ(dst[65535], 0xEF);
+  EXPECT_NE(dst[65536], 0x77);
+  src[65536] = 0x77;  // the copied tail is ours
+  EXPECT_NE(dst[65536], 0x77);
+  // Data copied into the same place (from a plain buffer): the view goes
+  // first, so the copy lands in writable memory of our own.
+  Aligned plain(4096);
+  Fill(plain.data(), 4096, 9);
+  ASSERT_GT(SendDma(p.a, Command(2, SE_CMDF_DMAW), plain.p, 4096), 0);
+  ASSERT_GT(RecvDma(p.b, &got, dst, kLen), 0);
+  EXPECT_TRUE(Check(dst, 4096, 9));
+  dst[1] = 1;  // writable again (a view would fault)
+  src[4096] = 0x55;
+  EXPECT_NE(dst[4096], 0x55);  // the rest of the old view is gone too
+  ASSERT_GT(Send(p.b, Reply(got)), 0);
+  ASSERT_GT(Recv(p.a, &got), 0);
+  // Into a plain buffer, map mode copies.
+  Aligned plain_dst(kLen);
+  ASSERT_GT(SendDma(p.a, Command(3, SE_CMDF_DMAW), src, kLen), 0);
+  ASSERT_GT(RecvDma(p.b, &got, plain_dst.p, kLen), 0);
+  src[8] = 0x42;
+  EXPECT_NE(plain_dst.data()[8], 0x42);
+  ASSERT_GT(Send(p.b, Reply(got)), 0);
+  ASSERT_GT(Recv(p.a, &got), 0);
+  // A view again; then the originator frees its buffer: the receiver drops
+  // the view (its own pages come back) when it next reads.
+  ASSERT_GT(SendDma(p.a, Command(4, SE_CMDF_DMAW), src, kLen), 0);
+  ASSERT_GT(RecvDma(p.b, &got, dst, kLen), 0);
+  ASSERT_GT(Send(p.b, Reply(got)), 0);
+  ASSERT_GT(Recv(p.a, &got), 0);
+  src[100] = 0x99;
+  EXPECT_EQ(dst[100], 0x99);
+  ASSERT_EQ(syslink_dma_free(src), 0);
+  ASSERT_GT(Send(p.a, Command(5)), 0);
+  ASSERT_GT(RecvDma(p.b, &got, dst, kLen), 0);  // the forget frame came first
+  EXPECT_EQ(got.msg.sm_msgid, 5u);
+  dst[100] = 1;  // writable: the view is gone
+  EXPECT_EQ(syslink_set_dma_map(p.b, 0), 0);
+  syslink_dma_free(dst);
+}
+
+// A command naming a DMA buffer the receiver was never given (a peer that
+// bypasses the library, or a descriptor passed to a new process after its
+// buffers were announced) is answered by the receiver's library: ESTALE.
+TEST(Syslink, UnknownBufferIsAnsweredWithEstale) {
+  Pair p;
+  struct Frame {
+    uint32_t magic;
+    uint8_t carrier, flags;
+    uint16_t reserved;
+    uint32_t dma_bytes, dma_room;
+    uint64_t dma_offset;
+    uint64_t dma_buffer;
+  };
+  Frame f = {0x314b4c53, 2, 0, 0, 4096, 0, 0, 777};
+  Msg c = Command(31, SE_CMDF_DMAW);
+  unsigned char pkt[sizeof f + 32];
+  memcpy(pkt, &f, sizeof f);
+  memcpy(pkt + sizeof f, &c, 32);
+  ASSERT_EQ(send(p.a, pkt, sizeof pkt, MSG_NOSIGNAL), static_cast<ssize_t>(sizeof pkt));
+  ASSERT_GT(Send(p.a, Command(32)), 0);  // p.a's library knows only this one
+  Aligned buf(4096);
+  Msg got;
+  ASSERT_GT(RecvDma(p.b, &got, buf.p, 4096), 0);
+  EXPECT_EQ(got.msg.sm_msgid, 32u);  // 31 was not delivered...
+  unsigned char raw[256];
+  ASSERT_GT(recv(p.a, raw, sizeof raw, 0), 0);  // ...but answered
+  Msg rep;
+  memcpy(&rep, raw + sizeof f, 32);
+  EXPECT_EQ(rep.msg.sm_msgid, 31u);
+  EXPECT_TRUE(rep.msg.sm_proto & SM_PROTO_REPLY);
+  EXPECT_EQ(rep.msg.sm_head.se_aux, ESTALE);
 }
 
 TEST(Syslink, PadIsNeverDelivered) {

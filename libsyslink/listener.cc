@@ -188,6 +188,7 @@ void Listener::OnSessionOpen(const ctl::Message& m, common::UniqueFd fd) {
     const int raw = fd.release();
     auto link = std::make_shared<Link>(raw, opts);
     if (quota_ != 0 || dma_quota_ != 0) link->SetQuota(quota_, dma_quota_);
+    if (dma_map_) link->SetDmaMap(true);
     err = Watch(epfd_.get(), raw, m.sessid);
     if (err == 0) {
       sessions_.emplace(m.sessid, std::move(link));
@@ -356,6 +357,13 @@ int Listener::SetQuota(size_t cmd_bytes, size_t dma_bytes) {
   if (cmd_bytes != 0) quota_ = cmd_bytes;
   if (dma_bytes != 0) dma_quota_ = dma_bytes;
   for (auto& [sessid, link] : sessions_) link->SetQuota(cmd_bytes, dma_bytes);
+  return 0;
+}
+
+int Listener::SetDmaMap(bool on) {
+  std::lock_guard<std::mutex> lock(mu_);
+  dma_map_ = on;
+  for (auto& [sessid, link] : sessions_) link->SetDmaMap(on);
   return 0;
 }
 

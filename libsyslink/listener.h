@@ -48,6 +48,7 @@ class Listener : public Endpoint {
   ssize_t Write(const struct iovec* iov, int iovcnt) override;
   void Shutdown() override;
   int SetQuota(size_t cmd_bytes, size_t dma_bytes) override;
+  int SetDmaMap(bool on) override;
   int GetStats(struct syslink_stats* st) override;
 
  private:
@@ -88,6 +89,7 @@ class Listener : public Endpoint {
   std::deque<Notice> notices_;
   size_t quota_ = 0;
   size_t dma_quota_ = 0;
+  bool dma_map_ = false;
   struct syslink_stats closed_stats_ = {};
 };
 

@@ -110,6 +110,16 @@ Scenario Dma(const LocalParams& p) {
   s.cases.push_back(MakeTransportCase(
       g, kPlain, [=] { return NewSyslinkDmaWrite(bytes, w, DmaBufferKind::kPlain); },
       WindowDriver(w, bytes)));
+  constexpr char kMapOne[] = "syslink, dma_alloc, mapped (one receive buffer)";
+  constexpr char kMapRing[] = "syslink, dma_alloc, mapped (matching ring)";
+  s.cases.push_back(MakeTransportCase(
+      g, kMapOne,
+      [=] { return NewSyslinkDmaWrite(bytes, w, DmaBufferKind::kDmaAlloc, DmaReceive::kMapOne); },
+      WindowDriver(w, bytes)));
+  s.cases.push_back(MakeTransportCase(
+      g, kMapRing,
+      [=] { return NewSyslinkDmaWrite(bytes, w, DmaBufferKind::kDmaAlloc, DmaReceive::kMapRing); },
+      WindowDriver(w, bytes)));
   s.cases.push_back(MakeTransportCase(g, kCopy, [=] { return NewSocketpairBulk(bytes, w); },
                                       WindowDriver(w, bytes)));
   s.cases.push_back(MakeTransportCase(g, "process_vm_readv",
@@ -117,6 +127,8 @@ Scenario Dma(const LocalParams& p) {
                                       WindowDriver(w, bytes)));
   s.bars.push_back({absl::StrCat(g, " local DMA 5x copying through a socket (dma_alloc buffer)"),
                     g, kAlloc, kCopy, "gb_per_s", false, 5.0});
+  s.bars.push_back({absl::StrCat(g, " local DMA by mapping 5x copying through a socket"), g,
+                    kMapRing, kCopy, "gb_per_s", false, 5.0});
   s.bars.push_back({absl::StrCat(g, " local DMA 5x copying through a socket (plain buffer)"), g,
                     kPlain, kCopy, "gb_per_s", false, 5.0});
   return s;

@@ -175,8 +175,8 @@ class SyslinkDmaClient : public MsgClient {
 
 class SyslinkDmaWrite : public Transport {
  public:
-  SyslinkDmaWrite(size_t bytes, int window, DmaBufferKind kind)
-      : bytes_(bytes), window_(window), kind_(kind) {}
+  SyslinkDmaWrite(size_t bytes, int window, DmaBufferKind kind, DmaReceive receive)
+      : bytes_(bytes), window_(window), kind_(kind), receive_(receive) {}
 
   absl::Status Prepare() override {
     if (bytes_ < kMinBulkBytes || bytes_ > SL_DMA_MAX || window_ < 1) {
@@ -188,20 +188,37 @@ class SyslinkDmaWrite : public Transport {
 
   absl::Status Serve(ServerContext& ctx) override {
     const int fd = pair_.Keep(0);
-    AlignedBuffer data(bytes_);
-    if (!data.ok()) return absl::ResourceExhaustedError("no memory for the DMA buffer");
+    // Where the data lands: one plain buffer (copied), or syslink_dma_alloc
+    // buffers with map mode on: one for everything, or a ring matching the
+    // originator's (slot id % window) so the same views come back.
+    AlignedBuffer plain(receive_ == DmaReceive::kCopy ? bytes_ : 0);
+    std::vector<unsigned char*> slots;
+    if (receive_ == DmaReceive::kCopy) {
+      if (!plain.ok()) return absl::ResourceExhaustedError("no memory for the DMA buffer");
+      slots.push_back(plain.data());
+    } else {
+      const int n = receive_ == DmaReceive::kMapRing ? window_ : 1;
+      for (int i = 0; i < n; i++) {
+        void* b = syslink_dma_alloc(bytes_);
+        if (b == nullptr) return ErrnoStatus("syslink_dma_alloc", errno);
+        slots.push_back(static_cast<unsigned char*>(b));
+      }
+      if (syslink_set_dma_map(fd, 1) != 0) return ErrnoStatus("syslink_set_dma_map", errno);
+    }
     absl::Status s = ctx.Ready();
     MsgBuffer m;
     bool first = true;
+    uint64_t next = 0;  // requests arrive in order: the slot of the next one
     while (s.ok()) {
-      absl::StatusOr<size_t> n = ReadMessage(fd, &m, data.data(), bytes_);
+      unsigned char* data = slots[next++ % slots.size()];
+      absl::StatusOr<size_t> n = ReadMessage(fd, &m, data, bytes_);
       if (!n.ok()) return n.status();
       if (*n == 0) break;
       if (syslink_dma_bytes() != bytes_) {
         return absl::DataLossError(
             absl::StrCat("DMAW brought ", syslink_dma_bytes(), " bytes, expected ", bytes_));
       }
-      s = CheckBulk(data.data(), bytes_, m.msg.sm_msgid, first);
+      s = CheckBulk(data, bytes_, m.msg.sm_msgid, first);
       first = false;
       if (!s.ok()) return s;
       sl_msg_init_reply(&m.msg, &m.msg, 0);
@@ -227,6 +244,7 @@ class SyslinkDmaWrite : public Transport {
   const size_t bytes_;
   const int window_;
   const DmaBufferKind kind_;
+  const DmaReceive receive_;
   SyslinkPair pair_;
 };
 
@@ -236,8 +254,9 @@ std::unique_ptr<Transport> NewSyslinkEcho(size_t bytes) {
   return std::make_unique<SyslinkEcho>(bytes);
 }
 
-std::unique_ptr<Transport> NewSyslinkDmaWrite(size_t bytes, int window, DmaBufferKind kind) {
-  return std::make_unique<SyslinkDmaWrite>(bytes, window, kind);
+std::unique_ptr<Transport> NewSyslinkDmaWrite(size_t bytes, int window, DmaBufferKind kind,
+                                              DmaReceive receive) {
+  return std::make_unique<SyslinkDmaWrite>(bytes, window, kind, receive);
 }
 
 }  // namespace bench

@@ -540,6 +540,27 @@ size_t syslink_dma_bytes(void);
 #define SYSLINK_DMA_QUOTA_DEFAULT (2 * 1024 * 1024)
 int syslink_set_quota(int fd, size_t cmd_bytes, size_t dma_bytes);
 
+/*
+ * syslink_set_dma_map: map mode (off by default). With ON nonzero, DMAW
+ * data that a peer on this node sends from a syslink_dma_alloc() buffer,
+ * read into an IOV[1] that lies in one of this process's syslink_dma_alloc()
+ * buffers, is not copied: the whole pages it fills become a read-only,
+ * shared view of the originator's pages (DragonFly's "map the originator's
+ * buffer into the target", which it never built). A partial last page is
+ * copied. Reading the same place from the same originator buffer again
+ * costs no system call.
+ *
+ * The view follows the manual's lifetime rule from the other side: the
+ * originator keeps the data intact until you reply; after your reply it may
+ * change. Writing into view pages faults: the buffer's own pages come back
+ * (their old contents) when a later read copies there, when you use the
+ * range as a DMAR buffer, when the peer frees its buffer or the link ends,
+ * or with syslink_set_dma_map(fd, 0). Anything else (other buffers,
+ * unaligned ranges, pipes) is copied as usual.
+ * Returns 0, or -1 with errno EBADF, ENOTSOCK.
+ */
+int syslink_set_dma_map(int fd, int on);
+
 /* Counters and state of one descriptor, for diagnostics. */
 struct syslink_stats {
   uint64_t cmds_sent;           /* commands written */
