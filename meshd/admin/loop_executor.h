@@ -26,8 +26,9 @@
 //
 // Guarantees:
 //   - A call whose deadline passes returns DeadlineExceeded. If its job had
-//     not started by then, it never runs; if it had, its result is dropped
-//     when it arrives (late results are harmless).
+//     not started by then, it never runs; if it had, the caller still waits
+//     for the function itself to return (so it may use the caller's
+//     locals), and an asynchronous result that arrives later is dropped.
 //   - At most `max_queued` jobs wait for the loop; more calls fail at once
 //     with ResourceExhausted.
 //   - Shutdown() fails every pending call (queued, or started and not yet
@@ -66,7 +67,9 @@ namespace executor_internal {
 
 // The shared state of one call: the caller waits on it, the loop finishes
 // it. It ends exactly once: with the result, or with an error (deadline,
-// shutdown); whatever comes second is ignored.
+// shutdown); whatever comes second is ignored. While its START function
+// runs on the loop, the caller does not return, even past the deadline, so
+// START may use the caller's locals.
 class CompletionBase {
  public:
   virtual ~CompletionBase() = default;
@@ -94,16 +97,36 @@ class Completion : public CompletionBase {
     std::lock_guard<std::mutex> lock(mu_);
     return ended_;
   }
-  // Waits until the call ends or DEADLINE passes; then ends it (with
-  // DeadlineExceeded if it had not ended) and returns its result.
+  // The loop is about to run START: returns false (do not run it) if the
+  // call has ended already, else marks it running.
+  bool BeginRun() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ended_) return false;
+    running_ = true;
+    return true;
+  }
+  // START has returned.
+  void EndRun() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      running_ = false;
+    }
+    cv_.notify_all();
+  }
+  // Waits until the call ends or DEADLINE passes, and START is not
+  // running; then ends the call (with DeadlineExceeded if it had not
+  // ended) and returns its result.
   absl::StatusOr<T> Wait(absl::Time deadline) {
     std::unique_lock<std::mutex> lock(mu_);
-    while (!ended_) {
+    while (running_ || !ended_) {
       const absl::Duration left = deadline - absl::Now();
-      if (left <= absl::ZeroDuration()) break;
-      // Waits in slices of at most a minute: absl::InfiniteFuture() must
-      // not overflow the clock.
-      cv_.wait_for(lock, absl::ToChronoNanoseconds(std::min(left, absl::Minutes(1))));
+      if (!running_ && left <= absl::ZeroDuration()) break;
+      // Slices of at most a second: absl::InfiniteFuture() must not
+      // overflow the clock, and a START running past the deadline is
+      // waited for (it does not block, by contract).
+      const absl::Duration slice =
+          std::max(absl::Milliseconds(1), std::min(left, absl::Seconds(1)));
+      cv_.wait_for(lock, absl::ToChronoNanoseconds(slice));
     }
     if (!ended_) {
       ended_ = true;
@@ -118,6 +141,7 @@ class Completion : public CompletionBase {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  bool running_ ABSL_GUARDED_BY(mu_) = false;
   absl::StatusOr<T> result_ ABSL_GUARDED_BY(mu_) = absl::UnknownError("not run");
 };
 
@@ -167,8 +191,9 @@ class LoopExecutor {
   absl::StatusOr<T> CallAsync(absl::Time deadline, std::function<void(Done<T>)> start) {
     auto c = std::make_shared<executor_internal::Completion<T>>();
     absl::Status queued = Enqueue(c, [c, start = std::move(start)]() {
-      if (c->ended()) return;  // deadline passed while queued: skip
+      if (!c->BeginRun()) return;  // deadline passed while queued: skip
       start(Done<T>([c](absl::StatusOr<T> r) { c->Finish(std::move(r)); }));
+      c->EndRun();
     });
     if (!queued.ok()) return queued;
     return c->Wait(deadline);

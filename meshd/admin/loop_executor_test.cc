@@ -109,6 +109,30 @@ TEST(LoopExecutorTest, DeadlinePassesWhileTheLoopIsBusyAndTheJobNeverRuns) {
   EXPECT_FALSE(*ran);
 }
 
+TEST(LoopExecutorTest, TheCallerWaitsForAFunctionThatStartedBeforeTheDeadline) {
+  LoopThread lt;
+  absl::Notification started, release;
+  std::atomic<bool> returned{false};
+  int local = 5;  // the function uses the caller's locals
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(20);
+  absl::StatusOr<int> r;
+  std::thread caller([&] {
+    r = lt.executor()->Call<int>(deadline, [&]() -> absl::StatusOr<int> {
+      started.Notify();
+      release.WaitForNotification();
+      return local * 2;
+    });
+    returned = true;
+  });
+  started.WaitForNotification();
+  ASSERT_TRUE(WaitUntil([&] { return absl::Now() > deadline + absl::Milliseconds(20); }));
+  EXPECT_FALSE(returned.load());
+  release.Notify();
+  caller.join();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, 10);
+}
+
 TEST(LoopExecutorTest, CallAsyncEndsWhenDoneIsCalledLater) {
   LoopThread lt;
   uv_timer_t timer;
