@@ -18,14 +18,16 @@ LoopThread::LoopThread(LoopExecutor::Options options) {
   thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
 }
 
-LoopThread::~LoopThread() { Stop(); }
+LoopThread::~LoopThread() {
+  Stop();
+  executor_.reset();
+}
 
 void LoopThread::Stop() {
   if (stopped_) return;
   stopped_ = true;
   uv_async_send(&stop_);
   thread_.join();
-  executor_.reset();
   if (uv_loop_close(&loop_) != 0) {
     fprintf(stderr, "LoopThread: a handle was left open on the loop\n");
     abort();

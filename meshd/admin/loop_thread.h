@@ -34,7 +34,8 @@ class LoopThread {
 
   // On the loop: Shutdown() the executor and close every handle; then joins
   // the thread and closes the loop (aborting if a handle was left open).
-  // Idempotent.
+  // The executor object stays (shut down) until the LoopThread is
+  // destroyed, so servers holding it may still be stopped. Idempotent.
   void Stop();
 
  private:
