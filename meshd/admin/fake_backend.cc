@@ -37,7 +37,7 @@ FakeAdminBackend::State FakeAdminBackend::Sample() {
   h->set_sessions_local(1);
   h->set_sessions_remote(1);
   h->set_sessions_transit(0);
-  h->set_nodes_known(4);
+  h->set_nodes_known(3);
   h->set_nodes_reachable(3);
   h->set_links_established(1);
   h->set_peers_configured(1);
@@ -63,7 +63,6 @@ FakeAdminBackend::State FakeAdminBackend::Sample() {
   node(0xa, "node-a", Node::SELF, 0, 0, "", 0);
   node(0xb, "node-b", Node::REACHABLE, 1, 0xb, "node-b", 1);
   node(0xc, "node-c", Node::REACHABLE, 1, 0xb, "node-b", 2);
-  node(0xd, "node-d", Node::UNREACHABLE, 0, 0, "", 0);
 
   Link* l = s.links.add_links();
   l->set_id(1);

@@ -6,9 +6,10 @@
 //     s.ping["node-c"] = {absl::UnavailableError("no route to node-c")};
 //   });
 //
-// The sample mesh, as seen from node-a (id 0xa):
+// The sample mesh, as seen from node-a (id 0xa), healthy (syslinkctl finds
+// no problem in it):
 //   nodes    node-a (self), node-b (reachable over link 1), node-c
-//            (reachable through node-b), node-d (unreachable)
+//            (reachable through node-b)
 //   links    1: to node-b, established, dialed; peers: 10.0.0.2:7946 (up)
 //   sessions one local (echo), one client edge (kv on node-c)
 //   services echo (pid 100), kv-proxy (pid 101)

@@ -132,7 +132,7 @@ TEST_F(MetricsServerTest, ScrapeIsValidAndCarriesTheBackendsValues) {
   EXPECT_EQ(m["meshd_sessions{kind=\"remote\"}"], 1);
   EXPECT_EQ(m["meshd_sessions{kind=\"transit\"}"], 0);
   EXPECT_EQ(m["meshd_mesh_nodes{state=\"reachable\"}"], 3);
-  EXPECT_EQ(m["meshd_mesh_nodes{state=\"unreachable\"}"], 1);
+  EXPECT_EQ(m["meshd_mesh_nodes{state=\"unreachable\"}"], 0);
   EXPECT_EQ(m["meshd_mesh_links{state=\"established\"}"], 1);
   EXPECT_EQ(m["meshd_mesh_links{state=\"connecting\"}"], 0);
   EXPECT_EQ(m["meshd_mesh_peers_up"], 1);
