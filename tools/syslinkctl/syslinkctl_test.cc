@@ -575,8 +575,8 @@ TEST_F(SyslinkctlTest, TheBinary) {
 }
 
 // Prints every view of the sample mesh (for docs/operations.md):
-//   bazel run //tools/syslinkctl:syslinkctl_test -- \
-//       --gtest_also_run_disabled_tests --gtest_filter='*DISABLED_PrintExamples'
+//   bazel run //tools/syslinkctl:syslinkctl_test -- --gtest_also_run_disabled_tests
+//       --gtest_filter='*DISABLED_PrintExamples'   (one command line)
 TEST_F(SyslinkctlTest, DISABLED_PrintExamples) {
   for (const char* cmd : {"status", "nodes", "links", "routes", "sessions", "services", "regions",
                           "sfbuf", "stats", "-j status", "ping node-b -i 1ms", "trace node-c",
