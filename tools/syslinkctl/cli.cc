@@ -20,6 +20,17 @@
 namespace syslinkctl {
 
 using meshd::admin::Admin;
+using meshd::admin::GetCountersResponse;
+using meshd::admin::GetSfBufStatsResponse;
+using meshd::admin::GetStatusResponse;
+using meshd::admin::ListLinksResponse;
+using meshd::admin::ListNodesResponse;
+using meshd::admin::ListRegionsRequest;
+using meshd::admin::ListRegionsResponse;
+using meshd::admin::ListRoutesResponse;
+using meshd::admin::ListServicesResponse;
+using meshd::admin::ListSessionsRequest;
+using meshd::admin::ListSessionsResponse;
 
 namespace {
 
@@ -444,7 +455,6 @@ View Unary(const Invocation& inv, Call call, Human human, Problems problems) {
 std::vector<std::string> None(const google::protobuf::Message&) { return {}; }
 
 View Fetch(const Invocation& inv, const std::string& object, Admin::StubInterface* stub) {
-  using namespace meshd::admin;  // NOLINT: the request/response types
   const absl::Time now = absl::Now();
   if (object == "status") {
     return Unary<GetStatusResponse>(

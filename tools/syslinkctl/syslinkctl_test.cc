@@ -3,6 +3,7 @@
 // compared) and table, ping/trace/drain/watch, every exit code; and the
 // real binary for a few of them.
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -523,37 +524,58 @@ TEST(SyslinkctlNoServerTest, UsageAndHelp) {
 
 // ---------------------------------------------------------------- the binary
 
-// Runs the real syslinkctl with ARGS; returns exit code and stdout.
-Result Spawn(const std::vector<std::string>& args) {
+// The real syslinkctl with ARGS, running; its stdout and stderr are pipes.
+struct Child {
+  pid_t pid = -1;
+  int out = -1, err = -1;
+};
+
+Child StartChild(const std::vector<std::string>& args) {
   std::vector<std::string> all = {"tools/syslinkctl/syslinkctl"};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
+  Child c;
   int out_pipe[2], err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) return {-1, "", ""};
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) return c;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
-  pid_t pid;
-  const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  const int rc = posix_spawn(&c.pid, argv[0], &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   close(out_pipe[1]);
   close(err_pipe[1]);
-  Result r{-1, "", ""};
-  if (rc != 0) return r;
-  auto drain = [](int fd, std::string* s) {
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0) s->append(buf, static_cast<size_t>(n));
-    close(fd);
-  };
-  drain(out_pipe[0], &r.out);  // small outputs: stderr's pipe cannot fill meanwhile
-  drain(err_pipe[0], &r.err);
+  if (rc != 0) c.pid = -1;
+  c.out = out_pipe[0];
+  c.err = err_pipe[0];
+  return c;
+}
+
+// Reads FD to end of file into S.
+void ReadAll(int fd, std::string* s) {
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) s->append(buf, static_cast<size_t>(n));
+  close(fd);
+}
+
+// Waits for C; returns its exit code (128 + signal if killed).
+int Reap(const Child& c) {
   int status = 0;
-  waitpid(pid, &status, 0);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  waitpid(c.pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Runs the real syslinkctl with ARGS to the end.
+Result Spawn(const std::vector<std::string>& args) {
+  Child c = StartChild(args);
+  Result r{-1, "", ""};
+  if (c.pid < 0) return r;
+  ReadAll(c.out, &r.out);  // small outputs: stderr's pipe cannot fill meanwhile
+  ReadAll(c.err, &r.err);
+  r.code = Reap(c);
   return r;
 }
 
@@ -572,6 +594,28 @@ TEST_F(SyslinkctlTest, TheBinary) {
   r = Spawn({"ping", "--help"});
   EXPECT_EQ(r.code, 0);
   EXPECT_TRUE(absl::StartsWith(r.out, "Usage: syslinkctl [OPTIONS] ping NODE")) << r.out;
+  r = Spawn({"-E", "unix:" + path_, "watch", "-n", "100ms", "-c", "2", "services"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(std::vector<std::string>(absl::StrSplit(r.out, "\033[H\033[2J", absl::SkipEmpty())).size(), 2u)
+      << r.out;
+}
+
+TEST_F(SyslinkctlTest, TheBinaryWatchEndsOnCtrlC) {
+  Child c = StartChild({"-E", "unix:" + path_, "watch", "-n", "1h", "services"});
+  ASSERT_GT(c.pid, 0);
+  // Wait for the first screen; watch then sleeps for an hour.
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while (!absl::StrContains(out, "kv-proxy") && (n = read(c.out, buf, sizeof buf)) > 0) {
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ASSERT_TRUE(absl::StrContains(out, "kv-proxy")) << out;
+  kill(c.pid, SIGINT);
+  ReadAll(c.out, &out);
+  std::string err;
+  ReadAll(c.err, &err);
+  EXPECT_EQ(Reap(c), 0) << err;
 }
 
 // Prints every view of the sample mesh (for docs/operations.md):
