@@ -18,9 +18,14 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "common/log.h"
+#include "libsyslink/sfbuf.h"
+#include "meshd/admin/admin_server.h"
+#include "meshd/admin/loop_executor.h"
+#include "meshd/admin/metrics_server.h"
 #include "meshd/client/broker.h"
 #include "meshd/client/client_server.h"
 #include "meshd/config.h"
+#include "meshd/daemon_admin.h"
 #include "meshd/mesh/mesh_node.h"
 #include "meshd/mesh_glue.h"
 #include "meshd/relay/relay.h"
@@ -44,10 +49,16 @@ struct Daemon {
   std::unique_ptr<meshd::MeshGlue> glue;
   std::unique_ptr<meshd::MeshNode> mesh;     // null: a single-node mesh
   std::unique_ptr<meshd::Relay> relay;
+  std::unique_ptr<libsyslink::SfBufCache> sfbuf;  // meshd's own page-mapping cache
+  std::unique_ptr<meshd::admin::LoopExecutor> executor;
+  std::unique_ptr<meshd::DaemonAdmin> admin_backend;
+  std::unique_ptr<meshd::admin::AdminServer> admin;
+  std::unique_ptr<meshd::admin::MetricsServer> metrics;
   uv_signal_t sigterm, sigint;
   uv_timer_t drain_timer;
   uint64_t drain_deadline_ms = 0;
   bool stopping = false;
+  bool draining = false;
   bool finished = false;
 };
 
@@ -97,6 +108,11 @@ meshd::Relay::Options RelayOptions(const MeshdConfig& c) {
 void Finish(Daemon* d) {
   if (d->finished) return;
   d->finished = true;
+  // The admin API and metrics first (they stop their executor, whose
+  // uv_async would otherwise keep the loop alive).
+  if (d->admin != nullptr) d->admin->Stop();
+  if (d->metrics != nullptr) d->metrics->Stop();
+  if (d->executor != nullptr) d->executor->Shutdown();
   if (d->relay != nullptr) d->relay->Shutdown();
   if (d->mesh != nullptr) d->mesh->Stop();
   d->clients->Stop();
@@ -108,6 +124,14 @@ void Finish(Daemon* d) {
 // Drain: refuse new sessions, let relayed commands in flight finish (up to
 // drain.timeout_ms), then Finish. Local sessions do not pass through meshd
 // and are not affected. A second signal finishes at once.
+// Refuses new sessions from now on (SIGTERM's first step, or the admin
+// API's Drain).
+void StartDraining(Daemon* d) {
+  d->draining = true;
+  d->broker->SetDraining(true);
+  if (d->relay != nullptr) d->relay->SetDraining(true);
+}
+
 void Stop(Daemon* d, const char* why) {
   if (d->stopping) {
     Finish(d);
@@ -118,8 +142,7 @@ void Stop(Daemon* d, const char* why) {
   common::Log(common::LogLevel::kInfo, "meshd", "draining")
       .Kv("signal", why)
       .Kv("timeout_ms", d->drain_timeout_ms);
-  d->broker->SetDraining(true);
-  if (d->relay != nullptr) d->relay->SetDraining(true);
+  StartDraining(d);
   d->drain_deadline_ms = uv_now(&d->loop) + d->drain_timeout_ms;
   uv_timer_start(&d->drain_timer, [](uv_timer_t* t) {
     auto* d = static_cast<Daemon*>(t->data);
@@ -208,6 +231,49 @@ int main(int argc, char** argv) {
   uv_timer_init(&d.loop, &d.drain_timer);
   d.drain_timer.data = &d;
 
+  // meshd's own page-mapping cache (for pages of client regions).
+  libsyslink::SfBufCache::Options sfo;
+  sfo.max_pages = config.regions().sfbuf_pool_pages();
+  d.sfbuf = std::make_unique<libsyslink::SfBufCache>(sfo);
+
+  // The admin API (gRPC, its own threads; they reach the loop through the
+  // executor) and Prometheus metrics.
+  d.executor = std::make_unique<meshd::admin::LoopExecutor>(&d.loop);
+  meshd::DaemonAdmin::Parts parts;
+  parts.config = &config;
+  parts.config_file = path;
+  parts.broker = d.broker.get();
+  parts.clients = d.clients.get();
+  parts.mesh = d.mesh.get();
+  parts.relay = d.relay.get();
+  parts.sfbuf = d.sfbuf.get();
+  parts.started_unix_ms = absl::ToUnixMillis(absl::Now());
+  parts.start_draining = [&d] { StartDraining(&d); };
+  parts.draining = [&d] { return d.draining; };
+  d.admin_backend = std::make_unique<meshd::DaemonAdmin>(std::move(parts));
+  meshd::admin::AdminServer::Options ao;
+  ao.socket_path = config.admin().socket_path();
+  ao.socket_mode = static_cast<mode_t>(config.admin().socket_mode());
+  ao.tcp_address = config.admin().tcp_address();
+  ao.tls_cert_file = config.admin().tls_cert_file();
+  ao.tls_key_file = config.admin().tls_key_file();
+  ao.tls_ca_file = config.admin().tls_ca_file();
+  d.admin = std::make_unique<meshd::admin::AdminServer>(ao, d.executor.get(),
+                                                       d.admin_backend.get());
+  if (absl::Status s = d.admin->Start(); !s.ok()) {
+    common::Log(common::LogLevel::kError, "meshd", "cannot start the admin API").Kv("error", s);
+    return 1;
+  }
+  meshd::admin::MetricsServer::Options mo;
+  mo.address = config.metrics().address();
+  d.metrics = std::make_unique<meshd::admin::MetricsServer>(mo, d.executor.get(),
+                                                           d.admin_backend.get());
+  if (absl::Status s = d.metrics->Start(); !s.ok()) {
+    common::Log(common::LogLevel::kError, "meshd", "cannot start metrics").Kv("error", s);
+    d.admin->Stop();
+    return 1;
+  }
+
   // Signals: SIGTERM and SIGINT stop the daemon cleanly.
   uv_signal_init(&d.loop, &d.sigterm);
   uv_signal_init(&d.loop, &d.sigint);
@@ -227,6 +293,10 @@ int main(int argc, char** argv) {
   meshd::SdNotify("READY=1");
   uv_run(&d.loop, UV_RUN_DEFAULT);
 
+  d.admin.reset();
+  d.metrics.reset();
+  d.executor.reset();
+  d.admin_backend.reset();
   d.relay.reset();
   d.mesh.reset();
   uv_run(&d.loop, UV_RUN_NOWAIT);  // their handles' close callbacks

@@ -209,8 +209,9 @@ void Relay::OnOpen(uint64_t link, RelayFrame& f, std::string payload) {
 
 void Relay::ServiceEdgeOpened(uint64_t sessid, uint64_t link, const relay::RelayOpen& open,
                               common::UniqueFd meshd_end, int error) {
+  counters_.service_opens++;
   if (error != 0 || edges_.contains(sessid)) {
-    counters_.opens_failed++;
+    counters_.service_opens_failed++;
     SendOn(link, EncodeControl(RelayType::kOpenReply, sessid, error != 0 ? error : EEXIST));
     return;
   }
@@ -225,7 +226,6 @@ void Relay::ServiceEdgeOpened(uint64_t sessid, uint64_t link, const relay::Relay
   Edge* raw = e.get();
   edges_.emplace(sessid, std::move(e));
   StartLocal(raw);
-  counters_.opens_ok++;
   if (!SendOn(link, EncodeControl(RelayType::kOpenReply, sessid, 0))) {
     Teardown(raw, EHOSTUNREACH, false);
   }

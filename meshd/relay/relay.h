@@ -67,7 +67,8 @@ class Relay : public RemoteSessions {
     uint32_t drain_timeout_ms = 2000;  // flushing a closing session locally
   };
   struct Counters {
-    uint64_t opens = 0, opens_ok = 0, opens_failed = 0;
+    uint64_t opens = 0, opens_ok = 0, opens_failed = 0;  // client edge: ours
+    uint64_t service_opens = 0, service_opens_failed = 0;  // service edge
     uint64_t frames_in = 0, frames_out = 0, frames_forwarded = 0;
     uint64_t msgs_to_mesh = 0, msgs_to_local = 0;
     uint64_t dma_bytes_to_mesh = 0, dma_bytes_to_local = 0;

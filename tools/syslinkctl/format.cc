@@ -119,7 +119,7 @@ std::string FormatAge(int64_t unix_ms, absl::Time now) {
   if (unix_ms <= 0) return "-";
   absl::Duration age = now - absl::FromUnixMillis(unix_ms);
   if (age < absl::ZeroDuration()) age = absl::ZeroDuration();
-  return HumanDuration(absl::Seconds(absl::ToInt64Seconds(age)));
+  return HumanDuration(absl::Milliseconds(absl::ToInt64Milliseconds(age)));
 }
 
 namespace {
@@ -247,7 +247,7 @@ std::string RenderNodes(const ListNodesResponse& r) {
               absl::StrCat(n.lsa_seq()),
               n.state() == Node::SELF
                   ? "-"
-                  : HumanDuration(absl::Seconds(static_cast<int64_t>(n.lsa_age_ms() / 1000)))});
+                  : HumanDuration(absl::Milliseconds(static_cast<int64_t>(n.lsa_age_ms())))});
   }
   return t.Render();
 }
