@@ -59,11 +59,14 @@ TempDir::~TempDir() {
 }
 
 std::string Runfile(const std::string& rel) {
-  if (const char* src = getenv("TEST_SRCDIR")) {
-    std::string p = std::string(src) + "/syslink_mesh/" + rel;
-    if (access(p.c_str(), X_OK) == 0) return p;
+  for (const char* var : {"TEST_SRCDIR", "RUNFILES_DIR"}) {  // bazel test, bazel run
+    if (const char* src = getenv(var)) {
+      std::string p = std::string(src) + "/syslink_mesh/" + rel;
+      if (access(p.c_str(), X_OK) == 0) return p;
+    }
   }
-  return ".bazel/bin/" + rel;  // run by hand from the workspace
+  if (access(rel.c_str(), X_OK) == 0) return rel;  // bazel run's working directory
+  return ".bazel/bin/" + rel;                      // run by hand from the workspace
 }
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,469 @@
+// chaos: sustained request/reply load across a three-node mesh while a
+// driver SIGKILLs and restarts meshd instances, services and clients.
+// Every process that sends commands checks that each one got exactly one
+// reply (real or synthesized) before its session ended, and reports what it
+// counted; the driver adds it all up.
+//
+//   bazel run //tests/chaos -- --seconds=300            # a long run
+//   bazel test //tests/chaos:chaos_test                 # 40 s, part of the suite
+//
+// Exits 0 only if no reply was lost or duplicated and meshd a's memory
+// stayed bounded. Commands in flight in a process at the moment it was
+// killed cannot be accounted by it (it is gone) and are left out; replies
+// owed to a killed process are what its peers count (their commands to it
+// must each get one ECONNRESET).
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "syslink/syslink.h"
+#include "tests/harness.h"
+
+ABSL_FLAG(int, seconds, 60, "how long the chaos goes on");
+ABSL_FLAG(int, clients, 6, "client processes");
+ABSL_FLAG(int, window, 8, "commands each client keeps outstanding");
+ABSL_FLAG(int, kill_ms, 700, "time between kills");
+ABSL_FLAG(int64_t, min_commands, 0, "fail unless at least this many commands were counted");
+ABSL_FLAG(uint32_t, seed, 1, "random seed for the kill schedule");
+
+namespace {
+
+using testing_harness::Child;
+using testing_harness::Meshd;
+using testing_harness::TempDir;
+using testing_harness::WriteClusterKey;
+
+constexpr sl_proto_t kProto = SM_PROTO_ENCODE(700);
+constexpr sl_cmd_t kEcho = 1, kPing = 2;
+
+union Msg {
+  struct syslink_msg msg;
+  unsigned char buf[SL_MAXSIZE];
+};
+
+size_t Len(const Msg& m) { return SL_MSG_ALIGN(m.msg.sm_bytes); }
+
+// What each process reports, cumulative: one write of the whole struct
+// (atomic: well under PIPE_BUF), tagged with who it is.
+struct Report {
+  int32_t who;  // process slot
+  int32_t incarnation;
+  int64_t sent = 0;       // commands sent
+  int64_t real = 0;       // real replies
+  int64_t synth = 0;      // synthesized replies (errno in se_aux)
+  int64_t dup = 0;        // replies to nothing outstanding
+  int64_t lost = 0;       // commands without a reply when their session ended
+  int64_t sessions = 0;   // sessions that ended (checked)
+  int64_t answered = 0;   // commands from the peer this process answered
+  int64_t corrupt = 0;    // DMA data that arrived wrong (either direction)
+};
+
+void Put(int fd, const Report& r) { (void)!write(fd, &r, sizeof r); }
+
+// Tracks one session's outstanding commands.
+struct Ledger {
+  std::map<uint64_t, int> outstanding;  // msgid -> 1
+  void Sent(uint64_t id, Report* r) {
+    outstanding[id] = 1;
+    r->sent++;
+  }
+  // Returns false for a duplicate.
+  bool Replied(const Msg& m, Report* r) {
+    auto it = outstanding.find(m.msg.sm_msgid);
+    if (it == outstanding.end()) {
+      r->dup++;
+      return false;
+    }
+    outstanding.erase(it);
+    const int err = m.msg.sm_head.se_aux;
+    if (err == EBADMSG) r->corrupt++;  // the service saw bad DMA data
+    (err == 0 || err == EBADMSG ? r->real : r->synth)++;
+    return true;
+  }
+  void Ended(Report* r) {
+    r->lost += static_cast<int64_t>(outstanding.size());
+    outstanding.clear();
+    r->sessions++;
+  }
+};
+
+constexpr size_t kDma = 4096;
+
+// DMA contents that name the command they belong to.
+void Stamp(unsigned char* p, uint64_t msgid) {
+  memset(p, static_cast<int>(msgid & 0xff), kDma);
+  memcpy(p, &msgid, 8);
+  const uint64_t inv = ~msgid;
+  memcpy(p + kDma - 8, &inv, 8);
+}
+bool Stamped(const unsigned char* p, size_t n, uint64_t msgid) {
+  unsigned char want[kDma];
+  Stamp(want, msgid);
+  return n == kDma && memcmp(p, want, kDma) == 0;
+}
+
+// A client: connects to SERVICE on NODE (through its own meshd), keeps
+// WINDOW commands outstanding (one in four carries 4 KiB to the service
+// (DMAW), one in four asks for 4 KiB back (DMAR); each has its own buffer,
+// half of them from syslink_dma_alloc), answers the service's pings; when
+// the session ends, checks its ledger and reconnects.
+int Client(int who, int incarnation, const std::string& node, int window, int report_fd) {
+  Report r;
+  r.who = who;
+  r.incarnation = incarnation;
+  std::vector<unsigned char*> spare;  // DMA buffers not lent to a command
+  for (int i = 0; i < window; i++) {
+    void* p = i % 2 ? syslink_dma_alloc(kDma) : aligned_alloc(4096, kDma);
+    if (p == nullptr) return 3;
+    spare.push_back(static_cast<unsigned char*>(p));
+  }
+  uint64_t next = static_cast<uint64_t>(incarnation) << 40;
+  auto last_report = std::chrono::steady_clock::now();
+  for (;;) {
+    struct syslink_info_connect info = {};
+    info.head.version = SYSLINK_INFO_VERSION;
+    snprintf(info.node, sizeof info.node, "%s", node.c_str());
+    strcpy(info.service, "svc");
+    info.timeout_ms = 2000;
+    if (syslink(SYSLINK_CMD_CONNECT, &info.head, sizeof info) != 0) {
+      // meshd restarting, routes converging, service restarting.
+      struct pollfd none = {-1, 0, 0};
+      poll(&none, 1, 20);
+      continue;
+    }
+    const int fd = info.fd;
+    Ledger ledger;
+    std::map<uint64_t, std::pair<unsigned char*, bool>> lent;  // msgid -> (buffer, DMAR)
+    // A reply: account it, check DMAR data, take the buffer back.
+    auto replied = [&](const Msg& m) {
+      if (!ledger.Replied(m, &r)) return;
+      auto it = lent.find(m.msg.sm_msgid);
+      if (it == lent.end()) return;
+      const auto [buf, dmar] = it->second;
+      if (dmar && m.msg.sm_head.se_aux == 0 &&
+          !Stamped(buf, syslink_dma_bytes(), m.msg.sm_msgid)) {
+        r.corrupt++;
+      }
+      spare.push_back(buf);
+      lent.erase(it);
+    };
+    bool open = true;
+    while (open) {
+      while (open && static_cast<int>(ledger.outstanding.size()) < window) {
+        Msg c;
+        memset(&c, 0, 64);
+        const uint64_t id = ++next;
+        const sl_cmd_t flags = id % 4 == 0 ? SE_CMDF_DMAW : id % 4 == 2 ? SE_CMDF_DMAR : 0;
+        sl_msg_init_cmd(&c.msg, kProto, kEcho | flags);
+        c.msg.sm_msgid = id;
+        sl_msg_fini(&c.msg);
+        unsigned char* buf = flags ? spare.back() : nullptr;
+        if (flags == SE_CMDF_DMAW) Stamp(buf, id);
+        if (flags == SE_CMDF_DMAR) memset(buf, 0, kDma);
+        struct iovec iov[2] = {{&c, Len(c)}, {buf, kDma}};
+        if (syslink_writev(fd, iov, flags ? 2 : 1) < 0) {
+          open = false;  // the session is ending: read what is owed
+          break;
+        }
+        ledger.Sent(id, &r);
+        if (flags) {
+          spare.pop_back();
+          lent[id] = {buf, flags == SE_CMDF_DMAR};
+        }
+      }
+      Msg m;
+      const ssize_t n = syslink_read(fd, &m, sizeof m);
+      if (n <= 0) break;  // end-of-file: every reply has come
+      if (m.msg.sm_proto & SM_PROTO_REPLY) {
+        replied(m);
+      } else {  // a ping from the service
+        Msg rep;
+        sl_msg_init_reply(&m.msg, &rep.msg, 0);
+        sl_msg_fini(&rep.msg);
+        if (syslink_write(fd, &rep, Len(rep)) >= 0) r.answered++;
+      }
+      if (std::chrono::steady_clock::now() - last_report > std::chrono::milliseconds(100)) {
+        Put(report_fd, r);
+        last_report = std::chrono::steady_clock::now();
+      }
+    }
+    if (!open) {  // write failed: drain the synthesized replies
+      for (;;) {
+        Msg m;
+        const ssize_t n = syslink_read(fd, &m, sizeof m);
+        if (n <= 0) break;
+        if (m.msg.sm_proto & SM_PROTO_REPLY) replied(m);
+      }
+    }
+    ledger.Ended(&r);
+    for (auto& [id, lend] : lent) spare.push_back(lend.first);  // lost: counted above
+    lent.clear();
+    syslink_close(fd);
+    Put(report_fd, r);
+  }
+}
+
+// A service: echoes, and sends PINGS commands to each new session; checks
+// each session's pings when it closes.
+int Service(int who, int incarnation, int pings, int report_fd) {
+  Report r;
+  r.who = who;
+  r.incarnation = incarnation;
+  struct syslink_info_listen info = {};
+  info.head.version = SYSLINK_INFO_VERSION;
+  strcpy(info.service, "svc");
+  while (syslink(SYSLINK_CMD_LISTEN, &info.head, sizeof info) != 0) {
+    struct pollfd none = {-1, 0, 0};
+    poll(&none, 1, 20);  // meshd restarting, or our old registration lingers
+  }
+  const int fd = info.fd;
+  static unsigned char dma[SL_DMA_MAX] __attribute__((aligned(4096)));
+  std::map<uint64_t, Ledger> ledgers;  // sessid -> pings outstanding
+  uint64_t next = static_cast<uint64_t>(incarnation) << 40;
+  auto last_report = std::chrono::steady_clock::now();
+  for (;;) {
+    Msg m;
+    struct iovec iov[2] = {{&m, sizeof m}, {dma, sizeof dma}};
+    if (syslink_readv(fd, iov, 2) <= 0) return 2;
+    if (m.msg.sm_proto == (SMPROTO_NOTICE | SM_PROTO_REPLY)) {
+      const uint64_t s = m.msg.sm_sessid;
+      if ((m.msg.sm_head.se_cmd & SE_CMD_MASK) == SL_NOTICE_SESSION_OPEN) {
+        for (int i = 0; i < pings; i++) {
+          Msg p;
+          memset(&p, 0, 64);
+          sl_msg_init_cmd(&p.msg, kProto, kPing);
+          p.msg.sm_msgid = ++next;
+          p.msg.sm_sessid = s;
+          sl_msg_fini(&p.msg);
+          if (syslink_write(fd, &p, Len(p)) >= 0) ledgers[s].Sent(p.msg.sm_msgid, &r);
+        }
+      } else {
+        ledgers[s].Ended(&r);
+        ledgers.erase(s);
+        Put(report_fd, r);
+      }
+      continue;
+    }
+    if (m.msg.sm_proto & SM_PROTO_REPLY) {
+      ledgers[m.msg.sm_sessid].Replied(m, &r);
+      continue;
+    }
+    // A client's command: check DMAW data, fill DMAR data, echo.
+    const sl_cmd_t cmd = m.msg.sm_head.se_cmd;
+    int err = 0;
+    if ((cmd & SE_CMDF_DMAW) && !Stamped(dma, syslink_dma_bytes(), m.msg.sm_msgid)) {
+      err = EBADMSG;
+      r.corrupt++;
+    }
+    if (cmd & SE_CMDF_DMAR) Stamp(dma, m.msg.sm_msgid);
+    Msg rep;
+    sl_msg_init_reply(&m.msg, &rep.msg, err);
+    sl_msg_fini(&rep.msg);
+    struct iovec out[2] = {{&rep, Len(rep)}, {dma, kDma}};
+    if (syslink_writev(fd, out, cmd & SE_CMDF_DMAR ? 2 : 1) >= 0) r.answered++;
+    if (std::chrono::steady_clock::now() - last_report > std::chrono::milliseconds(100)) {
+      Put(report_fd, r);
+      last_report = std::chrono::steady_clock::now();
+    }
+  }
+}
+
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  bind(fd, reinterpret_cast<struct sockaddr*>(&a), sizeof a);
+  getsockname(fd, reinterpret_cast<struct sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+long RssKb(pid_t pid) {
+  FILE* f = fopen(("/proc/" + std::to_string(pid) + "/status").c_str(), "r");
+  if (f == nullptr) return -1;
+  char line[256];
+  long kb = -1;
+  while (fgets(line, sizeof line, f) != nullptr) {
+    if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
+  }
+  fclose(f);
+  return kb;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  signal(SIGPIPE, SIG_IGN);
+  const int seconds = absl::GetFlag(FLAGS_seconds);
+  const int nclients = absl::GetFlag(FLAGS_clients);
+  const int window = absl::GetFlag(FLAGS_window);
+  std::mt19937 rng(absl::GetFlag(FLAGS_seed));
+
+  TempDir dir;
+  const std::string key = WriteClusterKey(dir.path(), "chaos-cluster-key-0123456789abcdef");
+  const std::vector<std::string> names = {"a", "b", "c"};
+  std::vector<int> ports;
+  for (size_t i = 0; i < names.size(); i++) ports.push_back(FreePort());
+  std::vector<std::unique_ptr<Meshd>> nodes;
+  for (size_t i = 0; i < names.size(); i++) {
+    std::string mesh = "mesh { heartbeat_interval_ms: 50 dead_interval_ms: 400 "
+                       "reconnect_backoff_min_ms: 50 reconnect_backoff_max_ms: 300 "
+                       "cluster_key_file: \"" + key + "\" listen_address: \"127.0.0.1:" +
+                       std::to_string(ports[i]) + "\"";
+    for (size_t j = 0; j < i; j++) {  // a full triangle: each dials the ones before it
+      mesh += " peers { address: \"127.0.0.1:" + std::to_string(ports[j]) + "\" }";
+    }
+    nodes.push_back(std::make_unique<Meshd>(dir.path(), names[i], mesh + " }"));
+    if (!nodes.back()->Start()) {
+      fprintf(stderr, "chaos: meshd %s did not start:\n%s\n", names[i].c_str(),
+              nodes.back()->ReadLog().c_str());
+      return 1;
+    }
+  }
+
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return 1;
+  fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+  // Process slots: services on b and c; clients on every node, each using
+  // a service on another node (so every session crosses the mesh).
+  struct Slot {
+    enum Kind { kService, kClient } kind;
+    int node;          // whose meshd it talks to
+    std::string peer;  // clients: the service's node
+    int incarnation = 0;
+    std::unique_ptr<Child> child;
+  };
+  std::vector<Slot> slots;
+  slots.push_back({Slot::kService, 1, "", 0, nullptr});
+  slots.push_back({Slot::kService, 2, "", 0, nullptr});
+  for (int i = 0; i < nclients; i++) {
+    const int node = i % 3;
+    const std::string peer = node == 1 ? "c" : node == 2 ? "b" : (i % 2 ? "b" : "c");
+    slots.push_back({Slot::kClient, node, peer, 0, nullptr});
+  }
+  auto start = [&](size_t i) {
+    Slot& s = slots[i];
+    s.incarnation++;
+    setenv("SYSLINK_MESHD", nodes[static_cast<size_t>(s.node)]->client_socket().c_str(), 1);
+    const int who = static_cast<int>(i), inc = s.incarnation, out = pipefd[1];
+    if (s.kind == Slot::kService) {
+      s.child = std::make_unique<Child>([=] { return Service(who, inc, 3, out); });
+    } else {
+      const std::string peer = s.peer;
+      s.child = std::make_unique<Child>([=] { return Client(who, inc, peer, window, out); });
+    }
+  };
+  for (size_t i = 0; i < slots.size(); i++) start(i);
+
+  std::map<std::pair<int, int>, Report> latest;  // (slot, incarnation) -> last report
+  auto drain_reports = [&] {
+    Report r;
+    while (read(pipefd[0], &r, sizeof r) == sizeof r) latest[{r.who, r.incarnation}] = r;
+  };
+
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto end = t0 + std::chrono::seconds(seconds);
+  long rss_before = -1;
+  int kills_meshd = 0, kills_service = 0, kills_client = 0;
+  auto next_kill = t0 + std::chrono::milliseconds(1500);  // let the mesh settle first
+  while (std::chrono::steady_clock::now() < end) {
+    struct pollfd pfd = {pipefd[0], POLLIN, 0};
+    poll(&pfd, 1, 50);
+    drain_reports();
+    const auto now = std::chrono::steady_clock::now();
+    if (rss_before < 0 && now - t0 > std::chrono::seconds(3)) rss_before = RssKb(nodes[0]->pid());
+    if (now < next_kill) continue;
+    next_kill = now + std::chrono::milliseconds(absl::GetFlag(FLAGS_kill_ms));
+    const int dice = static_cast<int>(rng() % 10);
+    if (dice < 4) {
+      // A meshd (b or c: a stays up for the memory check), back at once.
+      const size_t n = 1 + rng() % 2;
+      nodes[n]->Signal(SIGKILL);
+      nodes[n]->Wait();
+      if (!nodes[n]->Start()) {
+        fprintf(stderr, "chaos: meshd %s did not restart:\n%s\n", names[n].c_str(),
+                nodes[n]->ReadLog().c_str());
+        return 1;
+      }
+      kills_meshd++;
+    } else {
+      // A service (dice 4-6) or a client (7-9), restarted at once.
+      const bool service = dice < 7;
+      std::vector<size_t> pick;
+      for (size_t i = 0; i < slots.size(); i++) {
+        if ((slots[i].kind == Slot::kService) == service) pick.push_back(i);
+      }
+      const size_t i = pick[rng() % pick.size()];
+      slots[i].child->Kill(SIGKILL);
+      slots[i].child->Wait();
+      start(i);
+      (service ? kills_service : kills_client)++;
+    }
+  }
+  // Stop the load: clients first (their sessions end cleanly; services
+  // count their pings), then give the last reports time to arrive.
+  for (auto& s : slots) {
+    if (s.kind == Slot::kClient) s.child->Kill(SIGTERM);
+  }
+  for (auto& s : slots) {
+    if (s.kind == Slot::kClient) s.child->Wait();
+  }
+  const long rss_after = RssKb(nodes[0]->pid());
+  const auto settle = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < settle) {
+    struct pollfd pfd = {pipefd[0], POLLIN, 0};
+    poll(&pfd, 1, 50);
+    drain_reports();
+  }
+  for (auto& s : slots) s.child.reset();
+  drain_reports();
+
+  Report total;
+  for (const auto& [key, r] : latest) {
+    total.sent += r.sent;
+    total.real += r.real;
+    total.synth += r.synth;
+    total.dup += r.dup;
+    total.lost += r.lost;
+    total.sessions += r.sessions;
+    total.answered += r.answered;
+    total.corrupt += r.corrupt;
+  }
+  const bool memory_ok = rss_before > 0 && rss_after > 0 && rss_after < rss_before * 2 + 16384;
+  printf("chaos: %d s, %d meshd kills, %d service kills, %d client kills\n", seconds, kills_meshd,
+         kills_service, kills_client);
+  printf("chaos: %lld commands sent, %lld real replies, %lld synthesized replies, %lld sessions "
+         "checked\n",
+         static_cast<long long>(total.sent), static_cast<long long>(total.real),
+         static_cast<long long>(total.synth), static_cast<long long>(total.sessions));
+  printf("chaos: lost %lld, duplicated %lld, DMA data wrong %lld (in flight in killed "
+         "processes: not counted)\n",
+         static_cast<long long>(total.lost), static_cast<long long>(total.dup),
+         static_cast<long long>(total.corrupt));
+  printf("chaos: meshd a RSS %ld kB -> %ld kB (%s)\n", rss_before, rss_after,
+         memory_ok ? "bounded" : "GREW");
+  const bool ok = total.lost == 0 && total.dup == 0 && total.corrupt == 0 && memory_ok &&
+                  total.sent >= absl::GetFlag(FLAGS_min_commands);
+  printf("chaos: %s\n", ok ? "PASS" : "FAIL");
+  return ok ? 0 : 1;
+}
