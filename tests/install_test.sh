@@ -11,7 +11,8 @@ tools/install.sh "$root/usr" "$root/etc" 0.1.0 libsyslink/libsyslink.so \
 export PKG_CONFIG_PATH="$root/usr/lib/pkgconfig"
 flags=$(pkg-config --cflags --libs syslink)
 echo "pkg-config: $flags"
-cc -std=c99 -Wall -Werror examples/hello/hello.c $flags -o "$root/hello"
+# Under --config=asan the library is instrumented: so must the program be.
+cc -std=c99 -Wall -Werror ${SYSLINK_TEST_CFLAGS:-} examples/hello/hello.c $flags -o "$root/hello"
 # Only the public API is exported.
 if nm -D --defined-only "$root/usr/lib/libsyslink.so" | grep -qv -E ' (syslink|sl_|SYSLINK_1)'; then
   echo "libsyslink.so exports more than its API:" >&2

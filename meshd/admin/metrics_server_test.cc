@@ -81,7 +81,9 @@ std::map<std::string, double> ParseExposition(const std::string& text) {
       const std::string name = m[1];
       EXPECT_EQ(name, current) << "TYPE without HELP first: " << line;
       EXPECT_TRUE(types.emplace(name, m[2]).second) << "second TYPE for " << name;
-      if (m[2] == "counter") EXPECT_TRUE(absl::EndsWith(name, "_total")) << name;
+      if (m[2] == "counter") {
+        EXPECT_TRUE(absl::EndsWith(name, "_total")) << name;
+      }
     } else if (std::regex_match(line, m, kSample)) {
       const std::string name = m[1];
       EXPECT_EQ(name, current) << "sample outside its family: " << line;

@@ -119,6 +119,26 @@ bool Stamped(const unsigned char* p, size_t n, uint64_t msgid) {
   return n == kDma && memcmp(p, want, kDma) == 0;
 }
 
+// Says what arrived instead (the first few times per process).
+void Complain(const char* who, const char* what, const unsigned char* p, size_t n,
+              uint64_t msgid, uint64_t sessid) {
+  static int told = 0;
+  if (told++ >= 5) return;
+  uint64_t head, tail;
+  memcpy(&head, p, 8);
+  memcpy(&tail, p + kDma - 8, 8);
+  size_t first_bad = 0;
+  unsigned char want[kDma];
+  Stamp(want, msgid);
+  while (first_bad < kDma && p[first_bad] == want[first_bad]) first_bad++;
+  fprintf(stderr,
+          "chaos: pid %d %s: %s data wrong: msgid %llx sessid %llx: %zu bytes, head %llx tail "
+          "%llx, first wrong byte %zu\n",
+          getpid(), who, what, static_cast<unsigned long long>(msgid),
+          static_cast<unsigned long long>(sessid), n, static_cast<unsigned long long>(head),
+          static_cast<unsigned long long>(~tail), first_bad);
+}
+
 // A client: connects to SERVICE on NODE (through its own meshd), keeps
 // WINDOW commands outstanding (one in four carries 4 KiB to the service
 // (DMAW), one in four asks for 4 KiB back (DMAR); each has its own buffer,
@@ -160,6 +180,7 @@ int Client(int who, int incarnation, const std::string& node, int window, int re
       if (dmar && m.msg.sm_head.se_aux == 0 &&
           !Stamped(buf, syslink_dma_bytes(), m.msg.sm_msgid)) {
         r.corrupt++;
+        Complain("client", "DMAR", buf, syslink_dma_bytes(), m.msg.sm_msgid, m.msg.sm_sessid);
       }
       spare.push_back(buf);
       lent.erase(it);
@@ -271,6 +292,7 @@ int Service(int who, int incarnation, int pings, int report_fd) {
     if ((cmd & SE_CMDF_DMAW) && !Stamped(dma, syslink_dma_bytes(), m.msg.sm_msgid)) {
       err = EBADMSG;
       r.corrupt++;
+      Complain("service", "DMAW", dma, syslink_dma_bytes(), m.msg.sm_msgid, m.msg.sm_sessid);
     }
     if (cmd & SE_CMDF_DMAR) Stamp(dma, m.msg.sm_msgid);
     Msg rep;
