@@ -11,6 +11,7 @@
 #include "libsyslink/dma.h"
 #include "libsyslink/link.h"
 #include "libsyslink/meshd_client.h"
+#include "libsyslink/region.h"
 #include "libsyslink/registry.h"
 #include "syslink/syslink.h"
 
@@ -179,6 +180,56 @@ int syslink_get_stats(int fd, struct syslink_stats* st) {
   auto ep = Lookup(fd);
   if (ep == nullptr) return -1;
   return Result(ep->GetStats(st));
+}
+
+// ---------------------------------------------------------------------------
+// Regions (syslink/region.h)
+
+int syslink_region_register(void* addr, size_t bytes, int access,
+                            struct syslink_region_key* key) {
+  if (key == nullptr) {
+    errno = EFAULT;
+    return -1;
+  }
+  return Result(libsyslink::RegionClient::Get().Register(addr, bytes, access, key));
+}
+
+int syslink_region_deregister(const struct syslink_region_key* key) {
+  if (key == nullptr) {
+    errno = EFAULT;
+    return -1;
+  }
+  return Result(libsyslink::RegionClient::Get().Deregister(*key));
+}
+
+ssize_t syslink_region_read(const struct syslink_region_key* key, uint64_t offset, void* buf,
+                            size_t bytes) {
+  if (key == nullptr || (buf == nullptr && bytes > 0)) {
+    errno = EFAULT;
+    return -1;
+  }
+  return Result(libsyslink::RegionClient::Get().Transfer(false, *key, offset,
+                                                         static_cast<char*>(buf), bytes));
+}
+
+ssize_t syslink_region_write(const struct syslink_region_key* key, uint64_t offset,
+                             const void* buf, size_t bytes) {
+  if (key == nullptr || (buf == nullptr && bytes > 0)) {
+    errno = EFAULT;
+    return -1;
+  }
+  // (Only read from: a write's data goes out.)
+  return Result(libsyslink::RegionClient::Get().Transfer(
+      true, *key, offset, static_cast<char*>(const_cast<void*>(buf)), bytes));
+}
+
+int syslink_region_get_stats(struct syslink_region_stats* st) {
+  if (st == nullptr) {
+    errno = EFAULT;
+    return -1;
+  }
+  libsyslink::RegionClient::Get().GetStats(st);
+  return 0;
 }
 
 }  // extern "C"

@@ -53,6 +53,13 @@ size_t Encode(const Message& m, void* buf) {
   if (m.peer_pid != 0) PutScalar(par, kElmPeerPid, m.peer_pid);
   if (m.peer_uid >= 0) PutScalar(par, kElmPeerUid, m.peer_uid);
   if (m.why != 0) PutScalar(par, kElmWhy, m.why);
+  if (m.has_offset) PutScalar(par, kElmOffset, m.offset);
+  if (m.length != 0) PutScalar(par, kElmLength, m.length);
+  if (m.access != 0) PutScalar(par, kElmAccess, m.access);
+  if (m.node_id != 0) PutScalar(par, kElmNodeId, m.node_id);
+  if (m.slot != 0) PutScalar(par, kElmSlot, m.slot);
+  if (m.generation != 0) PutScalar(par, kElmGeneration, m.generation);
+  if (m.secret != 0) PutScalar(par, kElmSecret, m.secret);
   sl_msg_fini(msg);
   return SL_MSG_ALIGN(msg->sm_bytes);
 }
@@ -66,7 +73,8 @@ int Decode(void* buf, size_t len, Message* out) {
   m.reply = msg->sm_proto & SM_PROTO_REPLY;
   m.msgid = msg->sm_msgid;
   const sl_cmd_t op = msg->sm_head.se_cmd & SE_CMD_MASK;
-  if (op < static_cast<sl_cmd_t>(Op::kListen) || op > static_cast<sl_cmd_t>(Op::kSessionEnded)) {
+  if (op < static_cast<sl_cmd_t>(Op::kListen) ||
+      op > static_cast<sl_cmd_t>(Op::kRegionDeregister)) {
     return EINVAL;
   }
   m.op = static_cast<Op>(op);
@@ -88,6 +96,13 @@ int Decode(void* buf, size_t len, Message* out) {
         case kElmPeerPid:
         case kElmPeerUid:
         case kElmWhy:
+        case kElmOffset:
+        case kElmLength:
+        case kElmAccess:
+        case kElmNodeId:
+        case kElmSlot:
+        case kElmGeneration:
+        case kElmSecret:
           if (seen & bit) return EINVAL;  // each at most once
           seen |= bit;
           break;
@@ -122,6 +137,28 @@ int Decode(void* buf, size_t len, Message* out) {
         case kElmWhy:
           memcpy(&m.why, data, 4);
           break;
+        case kElmOffset:
+          m.has_offset = true;
+          memcpy(&m.offset, data, 8);
+          break;
+        case kElmLength:
+          memcpy(&m.length, data, 8);
+          break;
+        case kElmAccess:
+          memcpy(&m.access, data, 4);
+          break;
+        case kElmNodeId:
+          memcpy(&m.node_id, data, 8);
+          break;
+        case kElmSlot:
+          memcpy(&m.slot, data, 4);
+          break;
+        case kElmGeneration:
+          memcpy(&m.generation, data, 4);
+          break;
+        case kElmSecret:
+          memcpy(&m.secret, data, 8);
+          break;
       }
     }
   }
@@ -133,6 +170,17 @@ int Decode(void* buf, size_t len, Message* out) {
         break;
       case Op::kConnect:
         if (m.service.empty()) return EINVAL;
+        break;
+      case Op::kRegionRegister:
+        // The bounds of meshd's limits are meshd's business; these are
+        // the shapes no limit makes valid.
+        if (!m.has_offset || m.length == 0 || m.access == 0 || (m.access & ~3u) != 0 ||
+            m.offset + m.length < m.offset) {
+          return EINVAL;
+        }
+        break;
+      case Op::kRegionDeregister:
+        if (m.slot == 0 || m.generation == 0) return EINVAL;
         break;
       case Op::kSessionOpen:
         if (m.sessid == 0 || (m.kind != static_cast<uint32_t>(Kind::kDirect) &&

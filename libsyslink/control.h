@@ -11,9 +11,14 @@
 //   kSessionOpen   meshd    sessid, kind, peer_node?,         -
 //                           peer_pid?, peer_uid?; fd
 //   kSessionEnded  library  sessid, why                       -
+//   kRegionRegister   library  offset, length, access; memfd  node_id, slot,
+//                                                             generation, secret
+//   kRegionDeregister library  slot, generation, secret       -
 //
-// A kListen connection stays open: it is the service's control channel, on
-// which meshd sends kSessionOpen. Decode() is the check meshd runs on every
+// kConnect may name the node by node_id instead of (or as well as) node;
+// the id wins. A kListen connection stays open: it is the service's control
+// channel, on which meshd sends kSessionOpen. So does a connection that
+// registered regions: they die with it. Decode() is the check meshd runs on every
 // request from a client (fuzzed: tests/fuzz/control_fuzz.cc).
 #ifndef LIBSYSLINK_CONTROL_H_
 #define LIBSYSLINK_CONTROL_H_
@@ -32,6 +37,8 @@ enum class Op : sl_cmd_t {
   kConnect = 2,
   kSessionOpen = 3,
   kSessionEnded = 4,
+  kRegionRegister = 5,
+  kRegionDeregister = 6,
 };
 
 // How a session's descriptor reaches its peer.
@@ -50,6 +57,13 @@ enum Elm : sl_cmd_t {
   kElmPeerPid = 6 | SE_CMDF_ASIZE4,
   kElmPeerUid = 7 | SE_CMDF_ASIZE4,
   kElmWhy = 8 | SE_CMDF_ASIZE4,
+  kElmOffset = 9 | SE_CMDF_ASIZE8,
+  kElmLength = 10 | SE_CMDF_ASIZE8,
+  kElmAccess = 11 | SE_CMDF_ASIZE4,
+  kElmNodeId = 12 | SE_CMDF_ASIZE8,
+  kElmSlot = 13 | SE_CMDF_ASIZE4,
+  kElmGeneration = 14 | SE_CMDF_ASIZE4,
+  kElmSecret = 15 | SE_CMDF_ASIZE8,
 };
 
 struct Message {
@@ -66,6 +80,15 @@ struct Message {
   int32_t peer_pid = 0;
   int32_t peer_uid = -1;
   int32_t why = 0;
+  // Regions (0 means absent for each, but offset, which has a flag).
+  bool has_offset = false;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  uint32_t access = 0;
+  uint64_t node_id = 0;
+  uint32_t slot = 0;
+  uint32_t generation = 0;
+  uint64_t secret = 0;
 };
 
 // A reply to M carrying ERROR.

@@ -9,7 +9,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <climits>
 #include <cstdio>
+#include <vector>
 
 #include "common/unique_fd.h"
 
@@ -38,22 +41,46 @@ int MakeSealedMemfd(size_t size, UniqueFd* out) {
 }
 
 // Fallback carrier: a sealed memfd holding a copy of BUF.
-int CopyToMemfd(const void* buf, size_t len, int* read_fd) {
+// A sealed memfd holding the LEN bytes of SRC[0..N).
+int CopyToMemfd(const struct iovec* src, int n, size_t len, int* read_fd) {
   UniqueFd fd;
   int err = MakeSealedMemfd(len == 0 ? 1 : len, &fd);
   if (err != 0) return err;
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = pwrite(fd.get(), static_cast<const char*>(buf) + done, len - done,
-                       static_cast<off_t>(done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
+  size_t at = 0;
+  for (int i = 0; i < n; i++) {
+    size_t done = 0;
+    while (done < src[i].iov_len) {
+      ssize_t w = pwrite(fd.get(), static_cast<const char*>(src[i].iov_base) + done,
+                         src[i].iov_len - done, static_cast<off_t>(at + done));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return errno;
+      }
+      done += static_cast<size_t>(w);
     }
-    done += static_cast<size_t>(n);
+    at += done;
   }
   *read_fd = fd.release();
   return 0;
+}
+
+size_t TotalLength(const struct iovec* v, int n) {
+  size_t len = 0;
+  for (int i = 0; i < n; i++) len += v[i].iov_len;
+  return len;
+}
+
+// Advances *V / *N past DONE bytes (a partial readv/writev).
+void Advance(struct iovec** v, int* n, size_t done) {
+  while (*n > 0 && done >= (*v)->iov_len) {
+    done -= (*v)->iov_len;
+    ++*v;
+    --*n;
+  }
+  if (*n > 0) {
+    (*v)->iov_base = static_cast<char*>((*v)->iov_base) + done;
+    (*v)->iov_len -= done;
+  }
 }
 
 // A non-blocking pipe that can hold LEN bytes. Returns EPERM when the
@@ -335,7 +362,8 @@ int MakeSplicePipe(const void* buf, size_t len, int* read_fd, bool* as_memfd) {
   int err = MakeSizedPipe(len, &rd, &wr);
   if (err == EPERM || err == EBUSY) {
     *as_memfd = true;
-    return CopyToMemfd(buf, len, read_fd);
+    const struct iovec v = {const_cast<void*>(buf), len};
+    return CopyToMemfd(&v, 1, len, read_fd);
   }
   if (err != 0) return err;
   struct iovec v = {const_cast<void*>(buf), len};
@@ -353,22 +381,30 @@ int MakeSplicePipe(const void* buf, size_t len, int* read_fd, bool* as_memfd) {
 }
 
 int MakeCopyPipe(const void* buf, size_t len, int* read_fd, bool* as_memfd) {
+  const struct iovec v = {const_cast<void*>(buf), len};
+  return MakeCopyPipev(&v, 1, read_fd, as_memfd);
+}
+
+int MakeCopyPipev(const struct iovec* src, int n, int* read_fd, bool* as_memfd) {
   *as_memfd = false;
+  const size_t len = TotalLength(src, n);
   UniqueFd rd, wr;
   int err = MakeSizedPipe(len, &rd, &wr);
   if (err == EPERM || err == EBUSY) {
     *as_memfd = true;
-    return CopyToMemfd(buf, len, read_fd);
+    return CopyToMemfd(src, n, len, read_fd);
   }
   if (err != 0) return err;
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = write(wr.get(), static_cast<const char*>(buf) + done, len - done);
-    if (n < 0) {
+  std::vector<struct iovec> left(src, src + n);
+  struct iovec* v = left.data();
+  int count = n;
+  while (count > 0) {
+    ssize_t w = writev(wr.get(), v, std::min(count, IOV_MAX));
+    if (w < 0) {
       if (errno == EINTR) continue;
-      return errno == EAGAIN ? ENOBUFS : errno;
+      return errno == EAGAIN ? ENOBUFS : errno;  // the pipe was sized to fit
     }
-    done += static_cast<size_t>(n);
+    Advance(&v, &count, static_cast<size_t>(w));
   }
   *read_fd = rd.release();
   return 0;
@@ -385,6 +421,23 @@ size_t DrainPipe(int fd, void* dst, size_t len) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
+size_t DrainPipev(int fd, const struct iovec* dst, int n) {
+  const int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0 && !(fl & O_NONBLOCK)) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+  std::vector<struct iovec> left(dst, dst + n);
+  struct iovec* v = left.data();
+  int count = n;
+  size_t done = 0;
+  while (count > 0) {
+    ssize_t r = readv(fd, v, std::min(count, IOV_MAX));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    done += static_cast<size_t>(r);
+    Advance(&v, &count, static_cast<size_t>(r));
   }
   return done;
 }

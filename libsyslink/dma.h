@@ -15,6 +15,7 @@
 #define LIBSYSLINK_DMA_H_
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -174,9 +175,14 @@ int MakeSplicePipe(const void* buf, size_t len, int* read_fd, bool* as_memfd);
 // reuse BUF at once (replies). Same fallback.
 int MakeCopyPipe(const void* buf, size_t len, int* read_fd, bool* as_memfd);
 
+// MakeCopyPipe gathering the data from SRC[0..N).
+int MakeCopyPipev(const struct iovec* src, int n, int* read_fd, bool* as_memfd);
+
 // Reads up to LEN bytes from pipe FD into DST without ever blocking (the
 // writer is expected to have closed its end). Returns the bytes read.
 size_t DrainPipe(int fd, void* dst, size_t len);
+// DrainPipe scattering into DST[0..N).
+size_t DrainPipev(int fd, const struct iovec* dst, int n);
 
 // The system page size.
 size_t PageSize();

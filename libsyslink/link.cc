@@ -25,6 +25,51 @@ uint32_t& ThreadDmarRoom() {
 }
 
 namespace {
+DeferredDma& ThreadDeferred() {
+  static thread_local DeferredDma deferred;
+  return deferred;
+}
+}  // namespace
+
+DeferredDma TakeDeferredDma() { return std::move(ThreadDeferred()); }
+
+int DeferredDma::CopyTo(const struct iovec* dst, int n) {
+  size_t total = 0;
+  for (int i = 0; i < n; i++) total += dst[i].iov_len;
+  if (total != bytes_) return EINVAL;
+  int err = 0;
+  if (map_ != nullptr) {
+    const char* src = map_->addr + offset_;
+    for (int i = 0; i < n; i++) {
+      memcpy(dst[i].iov_base, src, dst[i].iov_len);
+      src += dst[i].iov_len;
+    }
+  } else if (one_off_) {
+    uint64_t at = offset_;
+    for (int i = 0; i < n && err == 0; i++) {
+      size_t done = 0;
+      while (done < dst[i].iov_len) {
+        ssize_t r = pread(fd_.get(), static_cast<char*>(dst[i].iov_base) + done,
+                          dst[i].iov_len - done, static_cast<off_t>(at + done));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+          err = EINVAL;
+          break;
+        }
+        done += static_cast<size_t>(r);
+      }
+      at += dst[i].iov_len;
+    }
+  } else if (fd_.ok()) {
+    if (DrainPipev(fd_.get(), dst, n) != bytes_) err = EINVAL;
+  } else if (bytes_ > 0) {
+    err = EINVAL;
+  }
+  *this = DeferredDma();
+  return err;
+}
+
+namespace {
 
 // Header fields of a message that may sit at any alignment in a caller's
 // buffer: always go through memcpy.
@@ -261,6 +306,7 @@ ssize_t Link::ReadWithFlags(const struct iovec* iov, int iovcnt, int recv_flags)
   if (iov == nullptr || iovcnt < 1 || iovcnt > 2) return -EINVAL;
   if (iov[0].iov_base == nullptr && iov[0].iov_len > 0) return -EFAULT;
   std::lock_guard<std::mutex> rlock(read_mu_);
+  if (options_.defer_dma) ThreadDeferred() = DeferredDma();
   for (;;) {
     if (shutdown_) return -EBADF;
     ssize_t r;
@@ -439,7 +485,7 @@ ssize_t Link::Accept(std::unique_ptr<Packet>& pkt, const struct iovec* iov,
   // Does it fit the caller's buffers? If not, hold it for the next read.
   const bool is_reply = hdr.sm_proto & SM_PROTO_REPLY;
   const bool dmaw = !is_reply && (hdr.sm_head.se_cmd & SE_CMDF_DMAW);
-  const size_t dma_need = dmaw ? f.dma_bytes : 0;
+  const size_t dma_need = dmaw && !options_.defer_dma ? f.dma_bytes : 0;
   if (pkt->msg_len > iov[0].iov_len ||
       (dma_need > 0 && (iovcnt < 2 || dma_need > iov[1].iov_len))) {
     held_ = std::move(pkt);
@@ -580,7 +626,22 @@ ssize_t Link::AcceptCommand(Packet* pkt, const struct iovec* iov, int iovcnt) {
     stats_.cmds_received++;
   }
   size_t data = 0;
-  if (dmaw && f.dma_bytes > 0) {
+  if (dmaw && f.dma_bytes > 0 && options_.defer_dma) {
+    // Left in place for the reader (TakeDeferredDma).
+    DeferredDma& d = ThreadDeferred();
+    d.bytes_ = f.dma_bytes;
+    if (map != nullptr) {
+      d.map_ = map;
+      d.offset_ = f.dma_offset;
+    } else {
+      d.fd_ = std::move(pkt->fd);
+      d.offset_ = f.dma_offset;
+      d.one_off_ = one_off;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    data = f.dma_bytes;
+    stats_.dma_bytes_received += data;
+  } else if (dmaw && f.dma_bytes > 0) {
     auto* dst = static_cast<unsigned char*>(iov[1].iov_base);
     int err = 0;
     size_t mapped = 0;
@@ -656,8 +717,31 @@ ssize_t Link::Write(const struct iovec* iov, int iovcnt) {
     if (dma->iov_base == nullptr && dma->iov_len > 0) return -EFAULT;
   }
   msg->sm_sessid = options_.sessid;
-  return (msg->sm_proto & SM_PROTO_REPLY) ? WriteReply(msg, len, dma)
+  return (msg->sm_proto & SM_PROTO_REPLY) ? WriteReply(msg, len, dma, dma != nullptr ? 1 : 0)
                                           : WriteCommand(msg, len, dma);
+}
+
+ssize_t Link::WriteReplyGather(const struct iovec& iov0, const struct iovec* dma, int ndma) {
+  const size_t len = iov0.iov_len;
+  if (len > SL_MAXSIZE) return -EFBIG;
+  if (iov0.iov_base == nullptr || (ndma > 0 && dma == nullptr)) return -EFAULT;
+  if (ndma < 0) return -EINVAL;
+  if (shutdown_) return -EBADF;
+  size_t total = 0;
+  for (int i = 0; i < ndma; i++) {
+    if (dma[i].iov_base == nullptr && dma[i].iov_len > 0) return -EFAULT;
+    total += dma[i].iov_len;
+  }
+  if (total > SL_DMA_MAX) return -EFBIG;
+  alignas(8) unsigned char packet[sizeof(LocalFrame) + SL_MAXSIZE];
+  unsigned char* buf = packet + sizeof(LocalFrame);
+  memcpy(buf, iov0.iov_base, len);
+  const int err = sl_msg_validate(buf, len);
+  if (err != 0) return -err;
+  auto* msg = reinterpret_cast<struct syslink_msg*>(buf);
+  if (!(msg->sm_proto & SM_PROTO_REPLY)) return -EINVAL;
+  msg->sm_sessid = options_.sessid;
+  return WriteReply(msg, len, dma, ndma);
 }
 
 ssize_t Link::WriteCommand(struct syslink_msg* msg, size_t len,
@@ -739,7 +823,10 @@ ssize_t Link::WriteCommand(struct syslink_msg* msg, size_t len,
 }
 
 ssize_t Link::WriteReply(struct syslink_msg* msg, size_t len,
-                         const struct iovec* dma) {
+                         const struct iovec* dma, int ndma) {
+  size_t dma_len = 0;
+  for (int i = 0; i < ndma; i++) dma_len += dma[i].iov_len;
+  if (ndma == 0) dma = nullptr;
   Owed owed;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -747,7 +834,7 @@ ssize_t Link::WriteReply(struct syslink_msg* msg, size_t len,
     auto it = owed_.find(msg->sm_msgid);
     if (it == owed_.end()) return -ENOENT;
     if (dma != nullptr && !it->second.dmar) return -EINVAL;
-    if (dma != nullptr && dma->iov_len > it->second.dmar_room) return -EFBIG;
+    if (dma != nullptr && dma_len > it->second.dmar_room) return -EFBIG;
     owed = std::move(it->second);
     owed_bytes_ -= owed.bytes;
     owed_.erase(it);
@@ -757,15 +844,19 @@ ssize_t Link::WriteReply(struct syslink_msg* msg, size_t len,
   LocalFrame f = {};
   f.magic = LocalFrame::kMagic;
   common::UniqueFd data_fd;
-  if (dma != nullptr && dma->iov_len > 0) {
-    f.dma_bytes = static_cast<uint32_t>(dma->iov_len);
+  if (dma != nullptr && dma_len > 0) {
+    f.dma_bytes = static_cast<uint32_t>(dma_len);
     if (owed.direct != nullptr) {
-      memcpy(owed.direct->addr + owed.direct_offset, dma->iov_base, dma->iov_len);
+      char* dst = owed.direct->addr + owed.direct_offset;
+      for (int i = 0; i < ndma; i++) {
+        memcpy(dst, dma[i].iov_base, dma[i].iov_len);
+        dst += dma[i].iov_len;
+      }
       f.carrier = Carrier::kDirect;
     } else {
       int fd;
       bool as_memfd;
-      const int perr = MakeCopyPipe(dma->iov_base, dma->iov_len, &fd, &as_memfd);
+      const int perr = MakeCopyPipev(dma, ndma, &fd, &as_memfd);
       if (perr != 0) {
         std::lock_guard<std::mutex> lock(mu_);
         owed_bytes_ += owed.bytes;

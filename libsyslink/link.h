@@ -33,6 +33,34 @@
 
 namespace libsyslink {
 
+// The DMAW data of a command read from a Link with Options::defer_dma, left
+// where the originator put it (its memfd, or a pipe) so that the reader can
+// copy it straight to where it belongs, in any number of pieces: one copy.
+class DeferredDma {
+ public:
+  DeferredDma() = default;
+  DeferredDma(DeferredDma&&) = default;
+  DeferredDma& operator=(DeferredDma&&) = default;
+
+  size_t bytes() const { return bytes_; }
+  // Copies the data into DST[0..N), whose lengths must add up to bytes().
+  // Once only. Returns 0, or EINVAL when the data was not where the peer
+  // said (a short pipe, a memfd read error): DST then holds garbage.
+  int CopyTo(const struct iovec* dst, int n);
+
+ private:
+  friend class Link;
+  size_t bytes_ = 0;
+  std::shared_ptr<Mapping> map_;  // the originator's memfd, mapped ...
+  uint64_t offset_ = 0;           // ... and where the data starts in it
+  common::UniqueFd fd_;           // else a pipe, or a one-off memfd copy
+  bool one_off_ = false;
+};
+
+// What this thread's last Read from a defer_dma Link left in place (empty
+// after any other read). Moves it out.
+DeferredDma TakeDeferredDma();
+
 class Link : public Endpoint,
              public BufferListener,
              public std::enable_shared_from_this<Link> {
@@ -48,6 +76,9 @@ class Link : public Endpoint,
     // the pipe (never pinned by vmsplice, never shared as a memfd), so the
     // buffer may be reused at once and need not be page-aligned.
     bool copy_out = false;
+    // meshd's region server: the DMAW data of a command read is not copied
+    // into iov[1] (which may be absent) but left for TakeDeferredDma().
+    bool defer_dma = false;
   };
   // Bounds on what a peer can make this side hold (a peer that bypasses the
   // library could otherwise send unlimited unreplied commands).
@@ -73,6 +104,10 @@ class Link : public Endpoint,
   // RECV_FLAGS: 0 or MSG_DONTWAIT (a Listener never blocks on one session).
   ssize_t ReadWithFlags(const struct iovec* iov, int iovcnt, int recv_flags);
   ssize_t Write(const struct iovec* iov, int iovcnt) override;
+  // Writes the reply IOV0 whose DMA data (for a DMAR command) is gathered
+  // from DMA[0..NDMA): copied once, into the originator's shared buffer or
+  // into the pipe. Otherwise as Write().
+  ssize_t WriteReplyGather(const struct iovec& iov0, const struct iovec* dma, int ndma);
   void Shutdown() override;
   int SetQuota(size_t cmd_bytes, size_t dma_bytes) override;
   int SetDmaMap(bool on) override;
@@ -155,7 +190,9 @@ class Link : public Endpoint,
   bool TakeSynthesized(const struct iovec& iov0, ssize_t* result);
 
   ssize_t WriteCommand(struct syslink_msg* msg, size_t len, const struct iovec* dma);
-  ssize_t WriteReply(struct syslink_msg* msg, size_t len, const struct iovec* dma);
+  // DMA: NDMA pieces (0: no data; nullptr/0 and a zero-length piece
+  // differ only in that the latter is allowed on DMAR replies alone).
+  ssize_t WriteReply(struct syslink_msg* msg, size_t len, const struct iovec* dma, int ndma);
   // Waits for quota and records P under MSGID. Returns 0 or an errno.
   int Reserve(uint64_t msgid, Pending p);
   void Unreserve(uint64_t msgid);

@@ -59,8 +59,8 @@ int64_t NowMs() {
 }  // namespace
 
 int Call(int fd, const ctl::Message& req, int timeout_ms, ctl::Message* reply,
-         common::UniqueFd* got_fd) {
-  int err = ctl::Send(fd, req);
+         common::UniqueFd* got_fd, int pass_fd) {
+  int err = ctl::Send(fd, req, pass_fd);
   if (err != 0) return ECONNREFUSED;
   const int64_t deadline = timeout_ms < 0 ? -1 : NowMs() + timeout_ms;
   for (;;) {
@@ -94,17 +94,19 @@ int MeshdListen(struct syslink_info_listen* info) {
   return 0;
 }
 
-int MeshdConnect(struct syslink_info_connect* info) {
-  if (!ValidName(info->node, true) || !ValidName(info->service, false)) return EINVAL;
+int MeshdConnectLink(const std::string& node, uint64_t node_id, const std::string& service,
+                     int timeout_ms, int direct_death_errno, std::shared_ptr<Link>* out,
+                     bool* relayed) {
   common::UniqueFd ctl_fd;
   int err = DialMeshd(&ctl_fd);
   if (err != 0) return err;
-  const int timeout = info->timeout_ms == 0 ? 10000 : info->timeout_ms;
+  const int timeout = timeout_ms == 0 ? 10000 : timeout_ms;
   ctl::Message req;
   req.op = ctl::Op::kConnect;
   req.msgid = 1;
-  req.service = info->service;
-  req.node = info->node;
+  req.service = service;
+  req.node = node;
+  req.node_id = node_id;
   req.has_timeout = true;
   req.timeout_ms = timeout;
   ctl::Message reply;
@@ -119,15 +121,26 @@ int MeshdConnect(struct syslink_info_connect* info) {
        reply.kind != static_cast<uint32_t>(ctl::Kind::kRelayed))) {
     return ECONNREFUSED;
   }
+  const bool across = reply.kind == static_cast<uint32_t>(ctl::Kind::kRelayed);
   Link::Options opts;
   opts.sessid = reply.sessid;
   // Across the mesh the peer is meshd: its death is ECONNABORTED.
-  opts.death_errno =
-      reply.kind == static_cast<uint32_t>(ctl::Kind::kRelayed) ? ECONNABORTED : ECONNRESET;
+  opts.death_errno = across ? ECONNABORTED : direct_death_errno;
   const int fd = session.release();
   fcntl(fd, F_SETFD, FD_CLOEXEC);
-  Registry::Get().Add(fd, std::make_shared<Link>(fd, opts));
-  info->fd = fd;
+  *out = std::make_shared<Link>(fd, opts);
+  if (relayed != nullptr) *relayed = across;
+  return 0;
+}
+
+int MeshdConnect(struct syslink_info_connect* info) {
+  if (!ValidName(info->node, true) || !ValidName(info->service, false)) return EINVAL;
+  std::shared_ptr<Link> link;
+  const int err = MeshdConnectLink(info->node, 0, info->service, info->timeout_ms, ECONNRESET,
+                                   &link, nullptr);
+  if (err != 0) return err;
+  info->fd = link->fd();
+  Registry::Get().Add(info->fd, std::move(link));
   return 0;
 }
 

@@ -430,7 +430,7 @@ std::vector<Problem> Check(const MeshdConfig& c) {
           1, 1048576);
   k.BytesRange("regions.max_region_bytes", regions.max_region_bytes(),
                4 * kKiB, 1 * kTiB);
-  k.Range("regions.sfbuf_pool_pages", regions.sfbuf_pool_pages(), 16,
+  k.Range("regions.sfbuf_pool_pages", regions.sfbuf_pool_pages(), 64,
           1048576);
 
   if (!c.metrics().address().empty()) {

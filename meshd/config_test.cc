@@ -228,7 +228,7 @@ mesh {
 regions {
   max_regions_per_client: 10
   max_region_bytes: 4096
-  sfbuf_pool_pages: 16
+  sfbuf_pool_pages: 64
 }
 metrics { address: "127.0.0.1:9464" }
 log { level: DEBUG format: JSON }
@@ -271,7 +271,7 @@ TEST(FullConfigTest, ParsesWithEveryValue) {
   EXPECT_EQ(c.mesh().max_nodes(), 4u);
   EXPECT_EQ(c.regions().max_regions_per_client(), 10u);
   EXPECT_EQ(c.regions().max_region_bytes(), 4096u);
-  EXPECT_EQ(c.regions().sfbuf_pool_pages(), 16u);
+  EXPECT_EQ(c.regions().sfbuf_pool_pages(), 64u);
   EXPECT_EQ(c.metrics().address(), "127.0.0.1:9464");
   EXPECT_EQ(c.log().level(), LogConfig::DEBUG);
   EXPECT_EQ(c.log().format(), LogConfig::JSON);
@@ -430,8 +430,8 @@ TEST(ValidationTest, OutOfRangeValues) {
       {"regions { max_region_bytes: 1099511627777 }",
        "t.conf:1:11: regions.max_region_bytes = 1099511627777: must be in "
        "4096..1099511627776 (4 KiB..1 TiB)"},
-      {"regions { sfbuf_pool_pages: 15 }",
-       "t.conf:1:11: regions.sfbuf_pool_pages = 15: must be in 16..1048576"},
+      {"regions { sfbuf_pool_pages: 63 }",
+       "t.conf:1:11: regions.sfbuf_pool_pages = 63: must be in 64..1048576"},
       {"drain { timeout_ms: 3600001 }",
        "t.conf:1:9: drain.timeout_ms = 3600001: must be in 0..3600000"},
       {"log { level: LEVEL_UNSPECIFIED }",

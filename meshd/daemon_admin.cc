@@ -81,6 +81,10 @@ absl::StatusOr<admin::GetStatusResponse> DaemonAdmin::GetStatus() {
       }
     }
   }
+  if (p_.regions != nullptr) {
+    h->set_regions(static_cast<uint32_t>(p_.regions->size()));
+    h->set_region_bytes(p_.regions->bytes());
+  }
   h->set_sessions_local(local);
   h->set_sessions_remote(remote);
   h->set_sessions_transit(transit);
@@ -287,9 +291,28 @@ absl::StatusOr<admin::ListServicesResponse> DaemonAdmin::ListServices() {
 }
 
 absl::StatusOr<admin::ListRegionsResponse> DaemonAdmin::ListRegions(size_t limit) {
-  // Registered memory regions are not built yet: none to list.
-  (void)limit;
-  return admin::ListRegionsResponse();
+  admin::ListRegionsResponse r;
+  if (p_.regions == nullptr) return r;
+  for (const RegionTable::Region* g : p_.regions->List()) {  // (ordered by slot)
+    if (limit != 0 && static_cast<size_t>(r.regions_size()) >= limit) break;
+    admin::Region* out = r.add_regions();
+    out->set_id(g->slot);
+    out->set_generation(g->generation);
+    out->set_owner_pid(g->owner_pid);
+    out->set_owner_uid(g->owner_uid);
+    out->set_bytes(g->length);
+    out->set_readable(g->access & SL_REGION_READ);
+    out->set_writable(g->access & SL_REGION_WRITE);
+    out->set_registered_unix_ms(g->registered_unix_ms);
+    out->set_reads(g->reads);
+    out->set_writes(g->writes);
+    out->set_bytes_read(g->bytes_read);
+    out->set_bytes_written(g->bytes_written);
+    out->set_key_rejects(g->key_rejects);
+  }
+  r.set_total(p_.regions->size());
+  r.set_total_bytes(p_.regions->bytes());
+  return r;
 }
 
 absl::StatusOr<admin::GetSfBufStatsResponse> DaemonAdmin::GetSfBufStats() {
@@ -358,6 +381,30 @@ absl::StatusOr<admin::GetCountersResponse> DaemonAdmin::GetCounters() {
     // Replies meshd's relay links synthesized for the far side (a local
     // process died with commands of the far side outstanding).
     r.set_replies_synthesized(0);
+  }
+  if (p_.regions != nullptr) {
+    const RegionTable::Counters& t = p_.regions->counters();
+    admin::RegionCounters* rg = r.mutable_regions();
+    rg->set_registered(t.registered);
+    rg->set_register_refused(t.register_refused);
+    rg->set_deregistered(t.deregistered);
+    rg->set_dropped_with_owner(t.dropped_with_owner);
+    rg->set_reads(t.reads);
+    rg->set_writes(t.writes);
+    rg->set_bytes_read(t.bytes_read);
+    rg->set_bytes_written(t.bytes_written);
+    rejects["region_unknown_key"] = t.refused_unknown;
+    rejects["region_forged_key"] = t.refused_secret;
+    rejects["region_access"] = t.refused_access;
+    rejects["region_bounds"] = t.refused_bounds;
+    rejects["region_malformed"] = t.refused_malformed;
+    if (p_.region_server != nullptr) {
+      const RegionServer::Counters& sc2 = p_.region_server->counters();
+      rg->set_sessions(sc2.sessions_opened);
+      rg->set_sfbuf_failures(sc2.sfbuf_failures);
+      admin::MessageCounters* mc = r.mutable_messages();
+      mc->set_dma_bytes_copied(mc->dma_bytes_copied() + sc2.dma_bytes_copied);
+    }
   }
   if (p_.mesh != nullptr) {
     const MeshCounters& m = p_.mesh->counters();

@@ -13,6 +13,8 @@
 #include "meshd/client/broker.h"
 #include "meshd/client/client_server.h"
 #include "meshd/mesh/mesh_node.h"
+#include "meshd/regions/region_server.h"
+#include "meshd/regions/region_table.h"
 #include "meshd/relay/relay.h"
 #include "proto/config.pb.h"
 
@@ -28,6 +30,8 @@ class DaemonAdmin : public admin::AdminBackend {
     MeshNode* mesh = nullptr;  // null: a single-node mesh
     Relay* relay = nullptr;    // null with mesh
     libsyslink::SfBufCache* sfbuf = nullptr;
+    RegionTable* regions = nullptr;
+    RegionServer* region_server = nullptr;
     int64_t started_unix_ms = 0;
     // Drain(): refuse new sessions (the daemon keeps running).
     std::function<void()> start_draining;

@@ -28,6 +28,8 @@
 #include "meshd/daemon_admin.h"
 #include "meshd/mesh/mesh_node.h"
 #include "meshd/mesh_glue.h"
+#include "meshd/regions/region_server.h"
+#include "meshd/regions/region_table.h"
 #include "meshd/relay/relay.h"
 #include "meshd/sd_notify.h"
 #include "meshd/uv_timer.h"
@@ -50,6 +52,8 @@ struct Daemon {
   std::unique_ptr<meshd::MeshNode> mesh;     // null: a single-node mesh
   std::unique_ptr<meshd::Relay> relay;
   std::unique_ptr<libsyslink::SfBufCache> sfbuf;  // meshd's own page-mapping cache
+  std::unique_ptr<meshd::RegionTable> regions;
+  std::unique_ptr<meshd::RegionServer> region_server;
   std::unique_ptr<meshd::admin::LoopExecutor> executor;
   std::unique_ptr<meshd::DaemonAdmin> admin_backend;
   std::unique_ptr<meshd::admin::AdminServer> admin;
@@ -79,6 +83,13 @@ meshd::ClientServer::Options ClientOptions(const MeshdConfig& c) {
   o.max_clients = c.client().max_clients();
   o.max_queued_bytes_per_client = c.client().max_queued_bytes_per_client();
   return o;
+}
+
+meshd::RegionTable::Limits RegionLimits(const MeshdConfig& c) {
+  meshd::RegionTable::Limits l;
+  l.max_regions_per_owner = c.regions().max_regions_per_client();
+  l.max_region_bytes = c.regions().max_region_bytes();
+  return l;
 }
 
 meshd::MeshNode::Options MeshOptions(const MeshdConfig& c, std::string key) {
@@ -115,6 +126,7 @@ void Finish(Daemon* d) {
   if (d->executor != nullptr) d->executor->Shutdown();
   if (d->relay != nullptr) d->relay->Shutdown();
   if (d->mesh != nullptr) d->mesh->Stop();
+  d->region_server->Stop();
   d->clients->Stop();
   uv_close(reinterpret_cast<uv_handle_t*>(&d->drain_timer), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&d->sigterm), nullptr);
@@ -199,8 +211,21 @@ int main(int argc, char** argv) {
   // Services and sessions on this node, and the socket clients reach them by.
   d.broker = std::make_unique<meshd::Broker>(config.node().name(), BrokerLimits(config),
                                              meshd::UvTimers(&d.loop));
+  d.broker->SetNodeId(config.node().id());
   d.clients = std::make_unique<meshd::ClientServer>(&d.loop, ClientOptions(config),
                                                     d.broker.get());
+
+  // Registered memory regions: the table, and the built-in service
+  // "meshd.regions" that reads and writes them for peers on any node,
+  // through meshd's own page-mapping cache.
+  libsyslink::SfBufCache::Options sfo;
+  sfo.max_pages = config.regions().sfbuf_pool_pages();
+  d.sfbuf = std::make_unique<libsyslink::SfBufCache>(sfo);
+  d.regions = std::make_unique<meshd::RegionTable>(config.node().id(), RegionLimits(config));
+  d.region_server = std::make_unique<meshd::RegionServer>(
+      &d.loop, d.broker.get(), d.regions.get(), d.sfbuf.get(), meshd::UvTimers(&d.loop));
+  if (!d.region_server->Start()) return 1;
+
   if (absl::Status s = d.clients->Start(); !s.ok()) {
     common::Log(common::LogLevel::kError, "meshd", "cannot start").Kv("error", s);
     return 1;
@@ -231,11 +256,6 @@ int main(int argc, char** argv) {
   uv_timer_init(&d.loop, &d.drain_timer);
   d.drain_timer.data = &d;
 
-  // meshd's own page-mapping cache (for pages of client regions).
-  libsyslink::SfBufCache::Options sfo;
-  sfo.max_pages = config.regions().sfbuf_pool_pages();
-  d.sfbuf = std::make_unique<libsyslink::SfBufCache>(sfo);
-
   // The admin API (gRPC, its own threads; they reach the loop through the
   // executor) and Prometheus metrics.
   d.executor = std::make_unique<meshd::admin::LoopExecutor>(&d.loop);
@@ -247,6 +267,8 @@ int main(int argc, char** argv) {
   parts.mesh = d.mesh.get();
   parts.relay = d.relay.get();
   parts.sfbuf = d.sfbuf.get();
+  parts.regions = d.regions.get();
+  parts.region_server = d.region_server.get();
   parts.started_unix_ms = absl::ToUnixMillis(absl::Now());
   parts.start_draining = [&d] { StartDraining(&d); };
   parts.draining = [&d] { return d.draining; };
@@ -299,6 +321,7 @@ int main(int argc, char** argv) {
   d.admin_backend.reset();
   d.relay.reset();
   d.mesh.reset();
+  d.region_server.reset();
   uv_run(&d.loop, UV_RUN_NOWAIT);  // their handles' close callbacks
   d.clients.reset();
   d.broker.reset();

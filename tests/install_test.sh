@@ -7,7 +7,8 @@ root=$(mktemp -d /tmp/sli.XXXXXX)
 trap 'rm -rf "$root"' EXIT
 tools/install.sh "$root/usr" "$root/etc" 0.1.0 libsyslink/libsyslink.so \
   packaging/syslink.pc.in packaging/meshd.service meshd/meshd.conf.example \
-  libsyslink/include/syslink/syslink.h libsyslink/include/syslink/sfbuf.h -- meshd/meshd
+  libsyslink/include/syslink/syslink.h libsyslink/include/syslink/region.h \
+  libsyslink/include/syslink/sfbuf.h -- meshd/meshd
 export PKG_CONFIG_PATH="$root/usr/lib/pkgconfig"
 flags=$(pkg-config --cflags --libs syslink)
 echo "pkg-config: $flags"

@@ -233,6 +233,21 @@ void RenderCounters(const GetCountersResponse& c, Writer& w) {
   w.Sample(s.teardowns_link_down(), {{"reason", "link_down"}});
   w.Sample(s.teardowns_unreachable(), {{"reason", "unreachable"}});
 
+  const RegionCounters& g = c.regions();
+  w.Family("meshd_region_registrations_total", "counter",
+           "Region registrations, by result (freed: deregistered, or with their owner).");
+  w.Sample(g.registered(), {{"result", "registered"}});
+  w.Sample(g.register_refused(), {{"result", "refused"}});
+  w.Sample(g.deregistered(), {{"result", "deregistered"}});
+  w.Sample(g.dropped_with_owner(), {{"result", "dropped_with_owner"}});
+  w.Family("meshd_region_operations_total", "counter",
+           "One-sided operations performed on regions of this node, by op.");
+  w.Sample(g.reads(), {{"op", "read"}});
+  w.Sample(g.writes(), {{"op", "write"}});
+  w.Family("meshd_region_bytes_total", "counter", "Bytes moved by region operations, by op.");
+  w.Sample(g.bytes_read(), {{"op", "read"}});
+  w.Sample(g.bytes_written(), {{"op", "write"}});
+
   const MeshCounters& k = c.mesh();
   w.Family("meshd_mesh_connections_total", "counter",
            "Mesh connections accepted by the listener, by result.");

@@ -15,6 +15,8 @@ using libsyslink::ctl::Op;
 
 namespace {
 
+constexpr char kBuiltinPrefix[] = "meshd.";
+
 int64_t UnixMs() {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -64,6 +66,14 @@ void Broker::OnRequest(Client* c, const Message& m, common::UniqueFd fd) {
     case Op::kSessionEnded:
       SessionEnded(c, m);
       return;
+    case Op::kRegionRegister:
+    case Op::kRegionDeregister:
+      if (regions_ == nullptr) {
+        Reply(c, m, EOPNOTSUPP);
+      } else {
+        regions_->OnRegionRequest(c, m, std::move(fd));
+      }
+      return;
     case Op::kSessionOpen:
       break;  // only meshd sends these
   }
@@ -78,6 +88,8 @@ void Broker::Listen(Client* c, const Message& m) {
     err = EAGAIN;
   } else if (service_of_.contains(c)) {
     err = EINVAL;  // one service per connection
+  } else if (m.service.rfind(kBuiltinPrefix, 0) == 0) {
+    err = EACCES;  // meshd's own
   } else if (services_.contains(m.service)) {
     err = EADDRINUSE;
   } else if (services_.size() >= limits_.max_services) {
@@ -101,6 +113,13 @@ void Broker::Listen(Client* c, const Message& m) {
   Reply(c, m, 0);
 }
 
+int Broker::RegisterBuiltin(const std::string& name, Client* c) {
+  if (services_.contains(name)) return EADDRINUSE;
+  services_[name] = Service{name, c};
+  service_of_[c] = name;
+  return 0;
+}
+
 void Broker::Connect(Client* c, const Message& m) {
   counters_.connects++;
   auto refuse = [&](int err, uint64_t* counter) {
@@ -117,7 +136,9 @@ void Broker::Connect(Client* c, const Message& m) {
       sessions_per_pid_[c->pid()] >= limits_.max_sessions_per_client) {
     return refuse(EAGAIN, &counters_.connect_limited);
   }
-  if (!m.node.empty() && m.node != node_name_) {
+  const bool here = m.node_id != 0 ? m.node_id == node_id_
+                                   : m.node.empty() || m.node == node_name_;
+  if (!here) {
     if (remote_ == nullptr) return refuse(EHOSTUNREACH, &counters_.connect_unreachable);
     remote_->Connect(c, m, NewSessid());
     return;
@@ -275,6 +296,7 @@ void Broker::SessionEnded(Client* c, const Message& m) {
 
 void Broker::ClientGone(Client* c) {
   if (remote_ != nullptr) remote_->ClientGone(c);
+  if (regions_ != nullptr) regions_->ClientGone(c);
   // Connects it was waiting for.
   std::vector<uint64_t> finished;
   for (auto& [id, p] : pending_) {

@@ -62,6 +62,18 @@ class RemoteSessions {
   virtual void ClientGone(Client* c) = 0;
 };
 
+// Registered memory regions (meshd/regions): the requests for them.
+class RegionRequests {
+ public:
+  virtual ~RegionRequests() = default;
+  // A kRegionRegister or kRegionDeregister from C (FD: the memfd that came
+  // with it), answered on C.
+  virtual void OnRegionRequest(Client* c, const libsyslink::ctl::Message& m,
+                               common::UniqueFd fd) = 0;
+  // C is gone: its regions die with it.
+  virtual void ClientGone(Client* c) = 0;
+};
+
 class Broker {
  public:
   struct Limits {
@@ -98,6 +110,14 @@ class Broker {
 
   // Where CONNECTs to other nodes go (nullptr: only this node exists).
   void SetRemote(RemoteSessions* remote) { remote_ = remote; }
+  // This node's id: a CONNECT naming it by id stays here.
+  void SetNodeId(uint64_t id) { node_id_ = id; }
+  // Where region requests go (nullptr: refused with EOPNOTSUPP).
+  void SetRegions(RegionRequests* regions) { regions_ = regions; }
+  // Publishes a service that meshd itself provides (names starting with
+  // "meshd.", which clients cannot LISTEN on), served through C. Returns 0
+  // or EADDRINUSE.
+  int RegisterBuiltin(const std::string& name, Client* c);
 
   // A request from client C (already decoded and credential-checked).
   void OnRequest(Client* c, const libsyslink::ctl::Message& m, common::UniqueFd fd);
@@ -119,6 +139,7 @@ class Broker {
   void ClientGone(Client* c);
   // Stop taking new sessions (drain): CONNECT and LISTEN get EAGAIN.
   void SetDraining(bool draining) { draining_ = draining; }
+  bool draining() const { return draining_; }
 
   std::vector<ServiceInfo> Services() const;
   std::vector<SessionInfo> Sessions() const;
@@ -169,6 +190,8 @@ class Broker {
   const Limits limits_;
   TimerFactory timers_;
   RemoteSessions* remote_ = nullptr;
+  RegionRequests* regions_ = nullptr;
+  uint64_t node_id_ = 0;
   bool draining_ = false;
   uint64_t next_msgid_ = 1;
   Counters counters_;

@@ -110,8 +110,10 @@ void Relay::Connect(Client* c, const Message& m, uint64_t sessid) {
   if (shutting_down_ || draining_ || session_count() >= options_.max_sessions) {
     return refuse(EAGAIN);
   }
-  const std::optional<uint64_t> node = mesh_->Resolve(m.node);
-  if (!node.has_value()) return refuse(EHOSTUNREACH);
+  // By id (region operations know their node by id) or by name.
+  const std::optional<uint64_t> node =
+      m.node_id != 0 ? std::optional<uint64_t>(m.node_id) : mesh_->Resolve(m.node);
+  if (!node.has_value() || *node == mesh_->self_id()) return refuse(EHOSTUNREACH);
   const uint64_t link = mesh_->NextHop(*node);
   if (link == 0) return refuse(EHOSTUNREACH);
   int pair[2];
@@ -120,7 +122,7 @@ void Relay::Connect(Client* c, const Message& m, uint64_t sessid) {
   e->sessid = sessid;
   e->client_side = true;
   e->far_node = *node;
-  e->far_name = m.node;
+  e->far_name = m.node_id != 0 ? mesh_->NameOf(m.node_id) : m.node;
   e->service = m.service;
   e->link = link;
   e->client = c;

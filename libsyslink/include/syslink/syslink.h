@@ -134,9 +134,12 @@ SL_STATIC_ASSERT(offsetof(struct syslink_msg, sm_head) == 24, "sm_head at 24");
  * Reserved protocols used by syslink itself. SMPROTO_MESHCTL carries the
  * library's requests to meshd and never reaches applications.
  * SMPROTO_NOTICE carries notices on LISTEN descriptors (see syslink()).
+ * SMPROTO_REGION carries one-sided region reads and writes between the
+ * library and meshd (syslink/region.h); it never reaches applications.
  */
 #define SMPROTO_MESHCTL SM_PROTO_ENCODE(1)
 #define SMPROTO_NOTICE  SM_PROTO_ENCODE(2)
+#define SMPROTO_REGION  SM_PROTO_ENCODE(3)
 
 /* Notices (sm_head se_cmd & SE_CMD_MASK) on a LISTEN descriptor. */
 #define SL_NOTICE_SESSION_OPEN   1 /* a client opened session sm_sessid */
@@ -592,5 +595,6 @@ int syslink_get_stats(int fd, struct syslink_stats *st);
 } /* extern "C" */
 #endif
 
+#include "syslink/region.h"
 #include "syslink/sfbuf.h"
 #endif /* SYSLINK_SYSLINK_H_ */
