@@ -125,6 +125,7 @@ class Operate : public ::testing::Test {
 
 TEST_F(Operate, EveryObjectAsJsonAndTables) {
   // A service on b, a client on a with a session open across the mesh.
+  // It also registers 64 KiB of its memory as a region, for reading.
   Channel ready, go;
   setenv("SYSLINK_MESHD", b_->client_socket().c_str(), 1);
   Child svc([&] {
@@ -132,14 +133,24 @@ TEST_F(Operate, EveryObjectAsJsonAndTables) {
     info.head.version = SYSLINK_INFO_VERSION;
     strcpy(info.service, "kv");
     if (syslink(SYSLINK_CMD_LISTEN, &info.head, sizeof info) != 0) return 1;
-    ready.Put(1);
+    void* mem = syslink_dma_alloc(64 * 1024);
+    struct syslink_region_key key;
+    if (mem == nullptr ||
+        syslink_region_register(mem, 64 * 1024, SL_REGION_READ, &key) != 0) {
+      return 1;
+    }
+    int64_t k[3];
+    memcpy(k, &key, sizeof key);
+    ready.PutMany(k, 3);
     char buf[SL_MAXSIZE];
     while (syslink_read(info.fd, buf, sizeof buf) > 0) {
     }
     return 0;
   });
-  int64_t v;
-  ASSERT_TRUE(ready.Get(&v));
+  int64_t k[3];
+  for (auto& x : k) ASSERT_TRUE(ready.Get(&x));
+  struct syslink_region_key key;
+  memcpy(&key, k, sizeof key);
   setenv("SYSLINK_MESHD", a_->client_socket().c_str(), 1);
   int fd = -1;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -210,9 +221,12 @@ TEST_F(Operate, EveryObjectAsJsonAndTables) {
   r = Ctl(b_ctl_ + " -j services");
   ASSERT_EQ(r.status, 0);
   auto services = Parse<meshd::admin::ListServicesResponse>(r.out);
-  ASSERT_EQ(services.services_size(), 1);
+  // Ordered by name: the application's, then meshd's own (regions).
+  ASSERT_EQ(services.services_size(), 2);
   EXPECT_EQ(services.services(0).name(), "kv");
   EXPECT_EQ(services.services(0).sessions(), 1u);
+  EXPECT_EQ(services.services(1).name(), "meshd.regions");
+  EXPECT_EQ(services.services(1).pid(), b_->pid());
 
   r = Ctl(a_ctl_ + " -j sfbuf");
   ASSERT_EQ(r.status, 0);
@@ -226,8 +240,36 @@ TEST_F(Operate, EveryObjectAsJsonAndTables) {
   EXPECT_EQ(counters.sessions().connects_ok(), 1u);
   EXPECT_EQ(counters.mesh().handshakes_ok(), 1u);
 
+  // The region on b, read from a: b lists it, with what was done to it.
+  char page[4096];
+  ASSERT_EQ(syslink_region_read(&key, 4096, page, sizeof page), 4096) << strerror(errno);
   r = Ctl(a_ctl_ + " -j regions");
   ASSERT_EQ(r.status, 0);
+  EXPECT_EQ(Parse<meshd::admin::ListRegionsResponse>(r.out).regions_size(), 0);
+  r = Ctl(b_ctl_ + " -j regions");
+  ASSERT_EQ(r.status, 0);
+  auto regions = Parse<meshd::admin::ListRegionsResponse>(r.out);
+  ASSERT_EQ(regions.regions_size(), 1);
+  EXPECT_EQ(regions.total_bytes(), 64u * 1024);
+  EXPECT_EQ(regions.regions(0).id(), key.slot);
+  EXPECT_EQ(regions.regions(0).generation(), key.generation);
+  EXPECT_EQ(regions.regions(0).owner_pid(), svc.pid());
+  EXPECT_TRUE(regions.regions(0).readable());
+  EXPECT_FALSE(regions.regions(0).writable());
+  EXPECT_EQ(regions.regions(0).reads(), 1u);
+  EXPECT_EQ(regions.regions(0).bytes_read(), 4096u);
+  EXPECT_EQ(r.out.find(std::to_string(key.secret)), std::string::npos) << "the key is secret";
+  r = Ctl(b_ctl_ + " regions");
+  EXPECT_NE(r.out.find("r-"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1 region"), std::string::npos) << r.out;
+  r = Ctl(b_ctl_ + " -j sfbuf");
+  auto bsf = Parse<meshd::admin::GetSfBufStatsResponse>(r.out);
+  EXPECT_GE(bsf.misses(), 1u) << "meshd maps region pages through its sf_buf cache";
+  r = Ctl(b_ctl_ + " -j stats");
+  auto bcounters = Parse<meshd::admin::GetCountersResponse>(r.out);
+  EXPECT_EQ(bcounters.regions().registered(), 1u);
+  EXPECT_EQ(bcounters.regions().reads(), 1u);
+  EXPECT_EQ(bcounters.regions().bytes_read(), 4096u);
 
   // Tables: a header row and one row per item.
   r = Ctl(a_ctl_ + " nodes");

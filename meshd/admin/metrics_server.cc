@@ -133,11 +133,12 @@ absl::Status MetricsServer::Start() {
   if (v6) flags |= MHD_USE_IPv6;
   daemon_ = MHD_start_daemon(
       flags, static_cast<uint16_t>(port), nullptr, nullptr, &Handler::OnRequest, this,
+      // (First: libmicrohttpd logs the options that come before it itself.)
+      MHD_OPTION_EXTERNAL_LOGGER, &Handler::Log, nullptr,
       MHD_OPTION_SOCK_ADDR, reinterpret_cast<struct sockaddr*>(&addr),
       MHD_OPTION_CONNECTION_LIMIT, options_.connection_limit,
       MHD_OPTION_CONNECTION_TIMEOUT, 10u,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(64 << 10),
-      MHD_OPTION_EXTERNAL_LOGGER, &Handler::Log, nullptr,
       MHD_OPTION_END);
   if (daemon_ == nullptr) {
     return absl::InternalError(
