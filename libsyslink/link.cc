@@ -31,7 +31,11 @@ DeferredDma& ThreadDeferred() {
 }
 }  // namespace
 
-DeferredDma TakeDeferredDma() { return std::move(ThreadDeferred()); }
+DeferredDma TakeDeferredDma() {
+  DeferredDma d = std::move(ThreadDeferred());
+  ThreadDeferred() = DeferredDma();  // (a moved-from one keeps its sizes)
+  return d;
+}
 
 int DeferredDma::CopyTo(const struct iovec* dst, int n) {
   size_t total = 0;

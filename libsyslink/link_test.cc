@@ -19,6 +19,7 @@
 
 #include <gtest/gtest.h>
 
+#include "libsyslink/link.h"
 #include "syslink/syslink.h"
 
 namespace {
@@ -956,6 +957,94 @@ TEST(Syslink, ReversedByteOrderIsSwappedOnTheWay) {
   EXPECT_EQ(got.msg.sm_msgid, 0x0102030405060708ull);
   EXPECT_EQ(got.msg.sm_proto, kProto);
   EXPECT_EQ(got.msg.sm_head.se_cmd, (7 | SE_CMDF_STRUCTURED | SE_CMDF_UNTRANSLATED));
+}
+
+// ---------------------------------------------------------------------------
+// The Link's two hooks for meshd's region server: DMAW data left in place
+// (Options::defer_dma) and DMAR replies gathered from pieces.
+
+struct RawLinks {
+  RawLinks() {
+    int sv[2];
+    EXPECT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+    libsyslink::Link::Options server;
+    server.defer_dma = true;
+    a = std::make_shared<libsyslink::Link>(sv[0], libsyslink::Link::Options{});
+    b = std::make_shared<libsyslink::Link>(sv[1], server);
+  }
+  std::shared_ptr<libsyslink::Link> a, b;
+};
+
+TEST(LinkDeferred, DmawDataIsLeftForTheReaderToScatter) {
+  const size_t n = 100000;
+  auto* shared = static_cast<unsigned char*>(syslink_dma_alloc(n));
+  void* plain_raw = nullptr;
+  ASSERT_EQ(posix_memalign(&plain_raw, 4096, n), 0);
+  auto* plain = static_cast<unsigned char*>(plain_raw);
+  for (unsigned char* src : {shared, plain}) {  // memfd, then pipe
+    RawLinks l;
+    Fill(src, n, src == shared ? 1 : 2);
+    Msg cmd = Command(5, SE_CMDF_DMAW);
+    struct iovec out[2] = {{&cmd, Len(cmd)}, {src, n}};
+    ASSERT_EQ(l.a->Write(out, 2), static_cast<ssize_t>(Len(cmd)));
+    Msg got;
+    struct iovec in = {&got, sizeof got};  // no iov[1]: the data stays put
+    ASSERT_EQ(l.b->Read(&in, 1), static_cast<ssize_t>(Len(cmd)));
+    libsyslink::DeferredDma d = libsyslink::TakeDeferredDma();
+    ASSERT_EQ(d.bytes(), n);
+    std::vector<unsigned char> x(10), y(n - 10 - 30000), z(30000);
+    const struct iovec pieces[3] = {{x.data(), x.size()}, {y.data(), y.size()},
+                                    {z.data(), z.size()}};
+    ASSERT_EQ(d.CopyTo(pieces, 3), 0);
+    EXPECT_EQ(memcmp(x.data(), src, 10), 0);
+    EXPECT_EQ(memcmp(y.data(), src + 10, y.size()), 0);
+    EXPECT_EQ(memcmp(z.data(), src + n - 30000, 30000), 0);
+    EXPECT_EQ(libsyslink::TakeDeferredDma().bytes(), 0u) << "taken once";
+    // Pieces that do not add up are refused.
+    Msg cmd2 = Command(6, SE_CMDF_DMAW);
+    struct iovec out2[2] = {{&cmd2, Len(cmd2)}, {src, 4096}};
+    ASSERT_EQ(l.a->Write(out2, 2), static_cast<ssize_t>(Len(cmd2)));
+    ASSERT_GT(l.b->Read(&in, 1), 0);
+    d = libsyslink::TakeDeferredDma();
+    EXPECT_EQ(d.CopyTo(pieces, 1), EINVAL);
+  }
+  syslink_dma_free(shared);
+  free(plain);
+}
+
+TEST(LinkDeferred, DmarRepliesAreGatheredFromPieces) {
+  const size_t n = 70000;
+  auto* shared = static_cast<unsigned char*>(syslink_dma_alloc(n));
+  void* plain_raw = nullptr;
+  ASSERT_EQ(posix_memalign(&plain_raw, 4096, n), 0);
+  auto* plain = static_cast<unsigned char*>(plain_raw);
+  std::vector<unsigned char> src(n);
+  Fill(src.data(), n, 9);
+  for (unsigned char* dst : {shared, plain}) {  // in place, then through a pipe
+    RawLinks l;
+    memset(dst, 0, n);
+    Msg cmd = Command(8, SE_CMDF_DMAR);
+    struct iovec out[2] = {{&cmd, Len(cmd)}, {dst, n}};
+    ASSERT_EQ(l.a->Write(out, 2), static_cast<ssize_t>(Len(cmd)));
+    Msg got;
+    struct iovec in = {&got, sizeof got};
+    ASSERT_GT(l.b->Read(&in, 1), 0);
+    Msg rep = Reply(got);
+    const struct iovec pieces[3] = {{src.data(), 1}, {src.data() + 1, 40000},
+                                    {src.data() + 40001, n - 40001}};
+    ASSERT_EQ(l.b->WriteReplyGather({&rep, Len(rep)}, pieces, 3),
+              static_cast<ssize_t>(Len(rep)));
+    Msg r;
+    struct iovec rin = {&r, sizeof r};
+    ASSERT_GT(l.a->Read(&rin, 1), 0);
+    EXPECT_EQ(r.msg.sm_msgid, 8u);
+    EXPECT_EQ(syslink_dma_bytes(), n);
+    EXPECT_EQ(memcmp(dst, src.data(), n), 0);
+    // A gathered reply must be a reply, to a DMAR command, within its room.
+    EXPECT_EQ(l.b->WriteReplyGather({&cmd, Len(cmd)}, pieces, 1), -EINVAL);
+  }
+  syslink_dma_free(shared);
+  free(plain);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "meshd/regions/region_pages.h"
 
 namespace meshd {
 
@@ -20,49 +21,8 @@ namespace region = libsyslink::region;
 
 namespace {
 
-// An operation touches at most this many pages: SL_DMA_MAX bytes at any
-// offset within a page.
-constexpr size_t kMaxPages = SL_DMA_MAX / 4096 + 1;
-// Commands a session may have outstanding toward the server (its Link's
-// bound is the peer's quota; this is ours, toward it: we send none).
+// Commands read from one session per callback, before others get a turn.
 constexpr int kReadBatch = 64;
-
-// The sf_buf mappings of [OFFSET, OFFSET + LEN) of REGION, as pieces.
-class PageRun {
- public:
-  ~PageRun() {
-    for (size_t i = 0; i < n_; i++) libsyslink::SfBufCache::Free(sfs_[i]);
-  }
-  // Returns 0 or an errno (EAGAIN: the pool is exhausted).
-  int Map(libsyslink::SfBufCache* cache, const RegionTable::Region& r, uint64_t offset,
-          size_t len) {
-    static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    uint64_t at = r.offset + offset;  // in the memfd
-    struct sl_page pg = r.page;
-    while (len > 0) {
-      if (n_ == kMaxPages) return EINVAL;  // (cannot happen: len <= SL_DMA_MAX)
-      pg.index = at / page;
-      const size_t in = at % page;
-      const size_t take = std::min(len, page - in);
-      sl_sfbuf* sf;
-      const int err = cache->Alloc(pg, SFB_NOWAIT, &sf);
-      if (err != 0) return err;
-      sfs_[n_] = sf;
-      iov_[n_] = {static_cast<char*>(sl_sfbuf_kva(sf)) + in, take};
-      n_++;
-      at += take;
-      len -= take;
-    }
-    return 0;
-  }
-  const struct iovec* iov() const { return iov_; }
-  int count() const { return static_cast<int>(n_); }
-
- private:
-  sl_sfbuf* sfs_[kMaxPages];
-  struct iovec iov_[kMaxPages];
-  size_t n_ = 0;
-};
 
 }  // namespace
 
@@ -289,7 +249,7 @@ bool RegionServer::Serve(Session* s, const unsigned char* msg, size_t len, uint3
     const size_t bytes = data.bytes();
     r = table_->Check(req.key, SL_REGION_WRITE, req.offset, bytes, &err);
     if (r != nullptr && bytes > 0) {
-      PageRun pages;
+      RegionPages pages;
       err = pages.Map(sfbuf_, *r, req.offset, bytes);
       if (err == 0) {
         err = data.CopyTo(pages.iov(), pages.count());
@@ -315,7 +275,7 @@ bool RegionServer::Serve(Session* s, const unsigned char* msg, size_t len, uint3
 
 ssize_t RegionServer::Reply(Session* s, const region::Request& req, sl_proto_t proto,
                             sl_cmd_t cmd, int err, RegionTable::Region* r, uint32_t length) {
-  PageRun pages;
+  RegionPages pages;
   if (err == 0 && r != nullptr && length > 0) {
     err = pages.Map(sfbuf_, *r, req.offset, length);
     if (err != 0) counters_.sfbuf_failures++;

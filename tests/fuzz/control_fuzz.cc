@@ -27,7 +27,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (m2.op != m.op || m2.reply != m.reply || m2.msgid != m.msgid || m2.error != m.error ||
       m2.service != m.service || m2.node != m.node || m2.sessid != m.sessid ||
       m2.kind != m.kind || m2.has_timeout != m.has_timeout ||
-      m2.timeout_ms != m.timeout_ms || m2.why != m.why) {
+      m2.timeout_ms != m.timeout_ms || m2.why != m.why || m2.has_offset != m.has_offset ||
+      m2.offset != m.offset || m2.length != m.length || m2.access != m.access ||
+      m2.node_id != m.node_id || m2.slot != m.slot || m2.generation != m.generation ||
+      m2.secret != m.secret) {
     std::abort();
   }
   return 0;
