@@ -72,7 +72,7 @@ std::string Runfile(const std::string& rel) {
 // ---------------------------------------------------------------------------
 
 Meshd::Meshd(const std::string& dir, const std::string& node, const std::string& extra,
-             const std::string& client_extra)
+             const std::string& client_extra, const std::string& log_level)
     : dir_(dir) {
   client_socket_ = dir + "/" + node + ".sock";
   config_path_ = dir + "/" + node + ".conf";
@@ -82,7 +82,7 @@ Meshd::Meshd(const std::string& dir, const std::string& node, const std::string&
   conf << "node { name: \"" << node << "\" }\n"
        << "client { socket_path: \"" << client_socket_ << "\" " << client_extra << " }\n"
        << "admin { socket_path: \"" << dir << "/" << node << ".admin\" }\n"
-       << "log { level: DEBUG }\n"
+       << "log { level: " << log_level << " }\n"
        << extra << "\n";
 }
 

@@ -39,9 +39,10 @@ std::string Runfile(const std::string& workspace_relative);
 class Meshd {
  public:
   // EXTRA is appended to the generated config (protobuf text format);
-  // CLIENT_EXTRA goes inside its client { } block.
+  // CLIENT_EXTRA goes inside its client { } block; LOG_LEVEL is the log
+  // block's level (DEBUG, so that tests can read what happened).
   Meshd(const std::string& dir, const std::string& node, const std::string& extra = "",
-        const std::string& client_extra = "");
+        const std::string& client_extra = "", const std::string& log_level = "DEBUG");
   ~Meshd();  // SIGKILLs it if still running
 
   // Starts meshd and waits (up to TIMEOUT) for READY=1. Returns false if it

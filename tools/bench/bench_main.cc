@@ -20,7 +20,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "tools/bench/cdf_svg.h"
 #include "tools/bench/local_scenarios.h"
+#include "tools/bench/mesh_scenarios.h"
 #include "tools/bench/report.h"
 #include "tools/bench/runner.h"
 #include "tools/bench/scenario.h"
@@ -36,7 +38,9 @@ ABSL_FLAG(bool, quick, false, "a smoke run of about 10 s: fewer repetitions, sho
 ABSL_FLAG(std::string, cpus, "",
           "pin the server and client processes: \"S,C\" (or one CPU for both); default unpinned");
 ABSL_FLAG(std::string, json, "", "also write the results as JSON to this file");
-ABSL_FLAG(std::vector<std::string>, only, {}, "run only these scenarios (latency,pipeline,dma)");
+ABSL_FLAG(std::string, svg, "", "also write the latency CDFs as an SVG plot to this file");
+ABSL_FLAG(std::vector<std::string>, only, {},
+          "run only these scenarios (latency,pipeline,dma,session,remote,remote_dma,region)");
 ABSL_FLAG(std::vector<std::string>, sizes, std::vector<std::string>({"64", "4096"}),
           "latency: message sizes in bytes, whole messages");
 ABSL_FLAG(std::vector<std::string>, windows, std::vector<std::string>({"1", "16", "64"}),
@@ -121,9 +125,14 @@ int Main(int argc, char** argv) {
     return 2;
   }
 
-  // The scenarios of this run. Remote ones register here too.
+  // The scenarios of this run: on one machine, then through meshd.
   Registry registry;
   RegisterLocalScenarios(local, &registry);
+  MeshParams mesh;
+  mesh.latency_bytes = local.latency_bytes;
+  mesh.dma_bytes = local.dma_bytes;
+  mesh.dma_window = local.dma_window;
+  RegisterMeshScenarios(mesh, &registry);
 
   std::set<std::string> only;
   for (const std::string& name : absl::GetFlag(FLAGS_only)) {
@@ -182,6 +191,16 @@ int Main(int argc, char** argv) {
     out.close();
     if (!json.ok() || !out) {
       fprintf(stderr, "bench: cannot write %s\n", json_path.c_str());
+      return 1;
+    }
+  }
+  const std::string svg_path = absl::GetFlag(FLAGS_svg);
+  if (!svg_path.empty()) {
+    std::ofstream out(svg_path, std::ios::trunc);
+    out << RenderCdfSvg(report);
+    out.close();
+    if (!out) {
+      fprintf(stderr, "bench: cannot write %s\n", svg_path.c_str());
       return 1;
     }
   }

@@ -74,11 +74,12 @@ TEST(Bench, EveryScenarioProducesSaneNumbers) {
   const std::string json = TmpPath("report.json");
   const std::string out = TmpPath("report.md");
   const std::string err = TmpPath("bench.stderr");
+  const std::string svg = TmpPath("cdf.svg");
   // Round-trip caps far below what the (long) durations allow, so every
   // case stops at exactly kRoundTrips.
   const int status = RunBench({"--reps=1", absl::StrCat("--iters=", kRoundTrips),
                                "--warmup_iters=10", "--ms=60000", "--warmup_ms=60000",
-                               "--timeout_s=40", "--json=" + json},
+                               "--timeout_s=40", "--json=" + json, "--svg=" + svg},
                               out, err);
   ASSERT_EQ(status, 0) << "stderr:\n" << ReadFile(err) << "\nstdout:\n" << ReadFile(out);
 
@@ -93,8 +94,14 @@ TEST(Bench, EveryScenarioProducesSaneNumbers) {
       {"latency", {"p50_us", "p99_us", "round_trips_per_s", "round_trips"}},
       {"pipeline", {"round_trips_per_s", "round_trips"}},
       {"dma", {"gb_per_s", "round_trips_per_s", "round_trips"}},
+      {"session", {"p50_us", "p99_us", "round_trips_per_s", "round_trips"}},
+      {"remote", {"p50_us", "p99_us", "round_trips_per_s", "round_trips"}},
+      {"remote_dma", {"gb_per_s", "round_trips_per_s", "round_trips"}},
+      {"region", {"gb_per_s", "p50_us", "p99_us", "round_trips"}},
   };
-  const std::map<std::string, int> case_counts = {{"latency", 8}, {"pipeline", 9}, {"dma", 6}};
+  const std::map<std::string, int> case_counts = {{"latency", 8}, {"pipeline", 9}, {"dma", 6},
+                                                  {"session", 6}, {"remote", 8},
+                                                  {"remote_dma", 2}, {"region", 7}};
   std::set<std::string> seen;
   const std::string md = ReadFile(out);
   for (const ScenarioResult& s : report.scenarios()) {
@@ -118,8 +125,9 @@ TEST(Bench, EveryScenarioProducesSaneNumbers) {
         EXPECT_TRUE(Sane(c.median().at(metric))) << metric << " = " << c.median().at(metric);
       }
       EXPECT_EQ(c.median().at("round_trips"), kRoundTrips);
-      if (s.name() == "latency") {
+      if (c.median().count("p99_us")) {
         EXPECT_GE(c.median().at("p99_us"), c.median().at("p50_us"));
+        EXPECT_EQ(c.reps(0).cdf_us_size(), 19) << "latency drivers record the CDF";
       }
       for (const auto& [title, ratio] : c.ratios()) EXPECT_TRUE(Sane(ratio)) << title;
       EXPECT_FALSE(c.ratios().empty());
@@ -130,7 +138,17 @@ TEST(Bench, EveryScenarioProducesSaneNumbers) {
       EXPECT_TRUE(Sane(b.value()));
     }
   }
-  EXPECT_EQ(seen, (std::set<std::string>{"latency", "pipeline", "dma"}));
+  EXPECT_EQ(seen, (std::set<std::string>{"latency", "pipeline", "dma", "session", "remote",
+                                          "remote_dma", "region"}));
+  // The CDF plot: an SVG with a curve per latency case.
+  const std::string plot = ReadFile(svg);
+  EXPECT_TRUE(absl::StartsWith(plot, "<svg")) << plot.substr(0, 100);
+  size_t curves = 0;
+  for (size_t at = plot.find("<polyline"); at != std::string::npos;
+       at = plot.find("<polyline", at + 1)) {
+    curves++;
+  }
+  EXPECT_EQ(curves, 8u + 6u + 8u + 7u) << "latency, session, remote, region cases";
 }
 
 TEST(Bench, RefusesBadFlags) {

@@ -84,6 +84,10 @@ absl::Status WindowPhase(MsgClient& client, int window, const Phase& phase,
 
 }  // namespace
 
+const double kCdfQuantiles[] = {0.001, 0.01, 0.02, 0.05, 0.1,  0.2,  0.3,   0.4,  0.5, 0.6,
+                                0.7,   0.8,  0.9,  0.95, 0.97, 0.98, 0.99, 0.995, 0.999};
+const int kCdfPoints = sizeof kCdfQuantiles / sizeof kCdfQuantiles[0];
+
 absl::StatusOr<Measurement> MeasureLatency(MsgClient& client, const Budget& budget) {
   uint64_t id = 1;
   int64_t elapsed = 0;
@@ -103,6 +107,9 @@ absl::StatusOr<Measurement> MeasureLatency(MsgClient& client, const Budget& budg
   metrics["p99_us"] = SortedPercentile(ns, 99) / 1e3;
   metrics["round_trips"] = static_cast<double>(ns.size());
   metrics["round_trips_per_s"] = static_cast<double>(ns.size()) * 1e9 / static_cast<double>(elapsed);
+  for (int i = 0; i < kCdfPoints; i++) {
+    m.add_cdf_us(SortedPercentile(ns, kCdfQuantiles[i] * 100) / 1e3);
+  }
   return m;
 }
 

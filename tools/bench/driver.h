@@ -35,10 +35,15 @@ struct Budget {
 // ends when it has this many.
 constexpr int64_t kMaxLatencySamples = 10'000'000;
 
+// The quantiles at which latency drivers record the round-trip time
+// (Measurement.cdf_us), from 0.1 % to 99.9 %.
+extern const double kCdfQuantiles[];
+extern const int kCdfPoints;
+
 // One round trip at a time (MsgClient::RoundTrip), each timed with
 // clock_gettime(CLOCK_MONOTONIC). Metrics: p50_us and p99_us (nearest-rank
 // percentiles of the measured round trips), round_trips_per_s (count over
-// the phase's wall time) and round_trips.
+// the phase's wall time) and round_trips; cdf_us at kCdfQuantiles.
 absl::StatusOr<Measurement> MeasureLatency(MsgClient& client, const Budget& budget);
 
 // WINDOW requests outstanding (Send/Receive; replies must come in order):

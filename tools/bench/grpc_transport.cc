@@ -1,8 +1,11 @@
 #include "tools/bench/grpc_transport.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstddef>
 #include <string>
@@ -17,6 +20,28 @@ namespace {
 
 using bench::Echo;
 using bench::EchoMessage;
+
+// A TCP port of 127.0.0.1 that was free a moment ago: a socket bound to
+// port 0, the port the kernel gave it, the socket closed. Another process
+// may take the port before the server binds it (the server then fails to
+// start, and with it the case); a benchmark accepts that tiny race.
+absl::StatusOr<int> PickLoopbackPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ErrnoStatus("socket", errno);
+  struct sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  absl::Status s;
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0) {
+    s = ErrnoStatus("bind(127.0.0.1:0)", errno);
+  } else if (getsockname(fd, reinterpret_cast<struct sockaddr*>(&a), &len) != 0) {
+    s = ErrnoStatus("getsockname", errno);
+  }
+  close(fd);
+  if (!s.ok()) return s;
+  return ntohs(a.sin_port);
+}
 
 class EchoService final : public Echo::Service {
   grpc::Status Echo(grpc::ServerContext* context, const EchoMessage* request,
@@ -66,9 +91,15 @@ class GrpcClient : public MsgClient {
 
 class GrpcEcho : public Transport {
  public:
-  explicit GrpcEcho(size_t bytes) : bytes_(bytes) {}
+  GrpcEcho(size_t bytes, GrpcEndpoint endpoint) : bytes_(bytes), endpoint_(endpoint) {}
 
   absl::Status Prepare() override {
+    if (endpoint_ == GrpcEndpoint::kTcp) {
+      absl::StatusOr<int> port = PickLoopbackPort();
+      if (!port.ok()) return port.status();
+      address_ = absl::StrCat("127.0.0.1:", *port);
+      return absl::OkStatus();
+    }
     absl::Status s = dir_.Create();
     address_ = "unix:" + dir_.Path("grpc");
     return s;
@@ -92,19 +123,25 @@ class GrpcEcho : public Transport {
   }
 
   absl::StatusOr<std::unique_ptr<MsgClient>> Connect() override {
+    // A TCP target would otherwise go through $http_proxy if one is set.
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
     std::shared_ptr<grpc::Channel> channel =
-        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+        grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
     return std::unique_ptr<MsgClient>(new GrpcClient(Echo::NewStub(channel), bytes_));
   }
 
  private:
   const size_t bytes_;
-  SocketDir dir_;
+  const GrpcEndpoint endpoint_;
+  SocketDir dir_;  // for unix:
   std::string address_;
 };
 
 }  // namespace
 
-std::unique_ptr<Transport> NewGrpcEcho(size_t bytes) { return std::make_unique<GrpcEcho>(bytes); }
+std::unique_ptr<Transport> NewGrpcEcho(size_t bytes, GrpcEndpoint endpoint) {
+  return std::make_unique<GrpcEcho>(bytes, endpoint);
+}
 
 }  // namespace bench

@@ -1,6 +1,9 @@
 #include "tools/bench/raw_transport.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -351,6 +354,333 @@ class ProcessVmReadv : public Transport {
   RawPair pair_;
 };
 
+// --- TCP over loopback -----------------------------------------------------
+
+// 127.0.0.1:PORT.
+struct sockaddr_in Loopback(uint16_t port) {
+  struct sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+absl::Status SetNoDelay(int fd) {
+  const int on = 1;
+  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0) {
+    return ErrnoStatus("setsockopt(TCP_NODELAY)", errno);
+  }
+  return absl::OkStatus();
+}
+
+// Drops the first N bytes (at most what is left) of the *IOVCNT buffers at
+// *IOV, moving both past the buffers it used up.
+void Consume(struct iovec** iov, int* iovcnt, size_t n) {
+  while (*iovcnt > 0 && n >= (*iov)->iov_len) {
+    n -= (*iov)->iov_len;
+    ++*iov;
+    --*iovcnt;
+  }
+  if (*iovcnt > 0) {
+    (*iov)->iov_base = static_cast<char*>((*iov)->iov_base) + n;
+    (*iov)->iov_len -= n;
+  }
+}
+
+size_t TotalBytes(const struct iovec* iov, int iovcnt) {
+  size_t n = 0;
+  for (int i = 0; i < iovcnt; i++) n += iov[i].iov_len;
+  return n;
+}
+
+// Reads exactly the bytes of the IOVCNT buffers at IOV (which it consumes),
+// looping on short reads and retrying EINTR. Returns false at an
+// end-of-file before the first byte; one after it is an error.
+absl::StatusOr<bool> ReadFull(int fd, struct iovec* iov, int iovcnt) {
+  const size_t total = TotalBytes(iov, iovcnt);
+  size_t left = total;
+  while (left > 0) {
+    struct msghdr mh = {};
+    mh.msg_iov = iov;
+    mh.msg_iovlen = static_cast<size_t>(iovcnt);
+    const ssize_t r = recvmsg(fd, &mh, MSG_WAITALL);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("recvmsg", errno);
+    }
+    if (r == 0) {
+      if (left == total) return false;
+      return absl::DataLossError(
+          absl::StrCat("end-of-file after ", total - left, " of ", total, " bytes"));
+    }
+    left -= static_cast<size_t>(r);
+    Consume(&iov, &iovcnt, static_cast<size_t>(r));
+  }
+  return true;
+}
+
+absl::StatusOr<bool> ReadFull(int fd, void* p, size_t n) {
+  struct iovec iov = {p, n};
+  return ReadFull(fd, &iov, 1);
+}
+
+// Writes all the bytes of the IOVCNT buffers at IOV (which it consumes),
+// looping on short writes and retrying EINTR.
+absl::Status WriteFull(int fd, struct iovec* iov, int iovcnt) {
+  size_t left = TotalBytes(iov, iovcnt);
+  while (left > 0) {
+    const ssize_t r = writev(fd, iov, iovcnt);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("writev", errno);
+    }
+    left -= static_cast<size_t>(r);
+    Consume(&iov, &iovcnt, static_cast<size_t>(r));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteFull(int fd, const void* p, size_t n) {
+  struct iovec iov = {const_cast<void*>(p), n};
+  return WriteFull(fd, &iov, 1);
+}
+
+// A TCP socket listening on 127.0.0.1 at a port the kernel picks, made in
+// the orchestrator: both children inherit it, and the client knows the
+// port.
+class TcpListener {
+ public:
+  // Binds port 0 and listens. BUFFER_BYTES > 0 raises SO_SNDBUF and
+  // SO_RCVBUF to it (before listen(), so that the window scale covers them;
+  // accepted connections inherit them).
+  absl::Status Listen(size_t buffer_bytes) {
+    fd_.reset(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd_.ok()) return ErrnoStatus("socket", errno);
+    if (buffer_bytes > 0) {
+      absl::Status s = RaiseBuffers(fd_.get(), buffer_bytes);
+      if (!s.ok()) return s;
+    }
+    struct sockaddr_in a = Loopback(0);
+    if (bind(fd_.get(), reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0) {
+      return ErrnoStatus("bind(127.0.0.1:0)", errno);
+    }
+    if (listen(fd_.get(), 1) != 0) return ErrnoStatus("listen", errno);
+    socklen_t len = sizeof a;
+    if (getsockname(fd_.get(), reinterpret_cast<struct sockaddr*>(&a), &len) != 0) {
+      return ErrnoStatus("getsockname", errno);
+    }
+    port_ = ntohs(a.sin_port);
+    return absl::OkStatus();
+  }
+
+  // In the server: waits for the client's connection and accepts it, with
+  // TCP_NODELAY, then closes the listening socket. Returns an empty UniqueFd
+  // if the client process exited (STOP_FD readable) without connecting: its
+  // own error tells why.
+  absl::StatusOr<UniqueFd> Accept(int stop_fd) {
+    struct pollfd fds[2] = {{fd_.get(), POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    for (;;) {
+      if (poll(fds, 2, -1) >= 0) break;
+      if (errno != EINTR) return ErrnoStatus("poll", errno);
+    }
+    if (!(fds[0].revents & POLLIN)) return UniqueFd();
+    UniqueFd conn;
+    do {
+      conn.reset(accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    } while (!conn.ok() && errno == EINTR);
+    if (!conn.ok()) return ErrnoStatus("accept", errno);
+    fd_.reset();
+    absl::Status s = SetNoDelay(conn.get());
+    if (!s.ok()) return s;
+    return conn;
+  }
+
+  // In the client: closes its copy of the listening socket and connects to
+  // it, with TCP_NODELAY and, if BUFFER_BYTES > 0, SO_SNDBUF and SO_RCVBUF
+  // raised to it.
+  absl::StatusOr<UniqueFd> Connect(size_t buffer_bytes) {
+    fd_.reset();
+    UniqueFd conn(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!conn.ok()) return ErrnoStatus("socket", errno);
+    absl::Status s = SetNoDelay(conn.get());
+    if (s.ok() && buffer_bytes > 0) s = RaiseBuffers(conn.get(), buffer_bytes);
+    if (!s.ok()) return s;
+    const struct sockaddr_in a = Loopback(port_);
+    int err = 0;
+    if (connect(conn.get(), reinterpret_cast<const struct sockaddr*>(&a), sizeof a) != 0) {
+      err = errno;
+    }
+    if (err == EINTR) {
+      // An interrupted connect() goes on in the background: wait for its end.
+      struct pollfd pfd = {conn.get(), POLLOUT, 0};
+      while (poll(&pfd, 1, -1) < 0) {
+        if (errno != EINTR) return ErrnoStatus("poll", errno);
+      }
+      socklen_t len = sizeof err;
+      if (getsockopt(conn.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+        return ErrnoStatus("getsockopt(SO_ERROR)", errno);
+      }
+    }
+    if (err != 0) {
+      return ErrnoStatus(absl::StrCat("connect(127.0.0.1:", port_, ")").c_str(), err);
+    }
+    return conn;
+  }
+
+  // Closes this process's copy (the orchestrator's, after the fork).
+  void Close() { fd_.reset(); }
+
+ private:
+  UniqueFd fd_;
+  uint16_t port_ = 0;
+};
+
+class TcpEchoClient : public MsgClient {
+ public:
+  TcpEchoClient(UniqueFd fd, size_t bytes) : fd_(std::move(fd)), bytes_(bytes) {
+    BuildMessage(bytes, 0, &request_);
+  }
+  absl::Status Send(uint64_t id) override {
+    request_.msg.sm_msgid = id;
+    return WriteFull(fd_.get(), &request_, bytes_);
+  }
+  absl::StatusOr<uint64_t> Receive() override {
+    absl::StatusOr<bool> got = ReadFull(fd_.get(), &reply_, bytes_);
+    if (!got.ok()) return got.status();
+    if (!*got) return absl::UnavailableError("the server closed the connection");
+    uint64_t id;
+    if (!MessageId(&reply_, bytes_, &id)) return absl::DataLossError("a short reply");
+    return id;
+  }
+
+ private:
+  UniqueFd fd_;
+  const size_t bytes_;
+  MsgBuffer request_;
+  MsgBuffer reply_;
+};
+
+class TcpEcho : public Transport {
+ public:
+  explicit TcpEcho(size_t bytes) : bytes_(bytes) {}
+
+  absl::Status Prepare() override {
+    if (bytes_ < kMinMessageBytes || bytes_ > kMaxMessageBytes || bytes_ % 8 != 0) {
+      return absl::InvalidArgumentError("bad size");
+    }
+    return listener_.Listen(0);
+  }
+  void CloseInParent() override { listener_.Close(); }
+
+  absl::Status Serve(ServerContext& ctx) override {
+    absl::Status s = ctx.Ready();
+    if (!s.ok()) return s;
+    absl::StatusOr<UniqueFd> fd = listener_.Accept(ctx.stop_fd());
+    if (!fd.ok()) return fd.status();
+    if (!fd->ok()) return absl::OkStatus();  // the client is gone
+    MsgBuffer m;
+    while (s.ok()) {
+      absl::StatusOr<bool> got = ReadFull(fd->get(), &m, bytes_);
+      if (!got.ok()) return got.status();
+      if (!*got) break;
+      s = WriteFull(fd->get(), &m, bytes_);
+    }
+    return s;
+  }
+
+  absl::StatusOr<std::unique_ptr<MsgClient>> Connect() override {
+    absl::StatusOr<UniqueFd> fd = listener_.Connect(0);
+    if (!fd.ok()) return fd.status();
+    return std::unique_ptr<MsgClient>(new TcpEchoClient(*std::move(fd), bytes_));
+  }
+
+ private:
+  const size_t bytes_;
+  TcpListener listener_;
+};
+
+class TcpBulkClient : public MsgClient {
+ public:
+  TcpBulkClient(UniqueFd fd, size_t bytes, std::unique_ptr<BufferRing> slots)
+      : fd_(std::move(fd)), bytes_(bytes), slots_(std::move(slots)) {
+    BuildMessage(SL_MIN_MSG_SIZE, 0, &header_);
+  }
+  absl::Status Send(uint64_t id) override {
+    unsigned char* buf = slots_->For(id);
+    Stamp(buf, bytes_, id);
+    header_.msg.sm_msgid = id;
+    struct iovec iov[2] = {{&header_, SL_MIN_MSG_SIZE}, {buf, bytes_}};
+    return WriteFull(fd_.get(), iov, 2);
+  }
+  absl::StatusOr<uint64_t> Receive() override {
+    absl::StatusOr<bool> got = ReadFull(fd_.get(), &reply_, SL_MIN_MSG_SIZE);
+    if (!got.ok()) return got.status();
+    if (!*got) return absl::UnavailableError("the server closed the connection");
+    uint64_t id;
+    if (!MessageId(&reply_, SL_MIN_MSG_SIZE, &id)) return absl::DataLossError("a short reply");
+    return id;
+  }
+
+ private:
+  UniqueFd fd_;
+  const size_t bytes_;
+  std::unique_ptr<BufferRing> slots_;
+  MsgBuffer header_;
+  MsgBuffer reply_;
+};
+
+class TcpBulk : public Transport {
+ public:
+  TcpBulk(size_t bytes, int window) : bytes_(bytes), window_(window) {}
+
+  absl::Status Prepare() override {
+    if (bytes_ < kMinBulkBytes || window_ < 1) return absl::InvalidArgumentError("bad size");
+    // Room for the window's requests plus the kernel's overhead.
+    buffer_bytes_ = static_cast<size_t>(window_) * (bytes_ + 4096) + 65536;
+    return listener_.Listen(buffer_bytes_);
+  }
+  void CloseInParent() override { listener_.Close(); }
+
+  absl::Status Serve(ServerContext& ctx) override {
+    AlignedBuffer data(bytes_);
+    if (!data.ok()) return absl::ResourceExhaustedError("no memory for the buffer");
+    absl::Status s = ctx.Ready();
+    if (!s.ok()) return s;
+    absl::StatusOr<UniqueFd> fd = listener_.Accept(ctx.stop_fd());
+    if (!fd.ok()) return fd.status();
+    if (!fd->ok()) return absl::OkStatus();  // the client is gone
+    MsgBuffer m;
+    bool first = true;
+    while (s.ok()) {
+      struct iovec iov[2] = {{&m, SL_MIN_MSG_SIZE}, {data.data(), bytes_}};
+      absl::StatusOr<bool> got = ReadFull(fd->get(), iov, 2);
+      if (!got.ok()) return got.status();
+      if (!*got) break;
+      s = CheckBulk(data.data(), bytes_, m.msg.sm_msgid, first);
+      first = false;
+      if (!s.ok()) return s;
+      sl_msg_init_reply(&m.msg, &m.msg, 0);
+      sl_msg_fini(&m.msg);
+      s = WriteFull(fd->get(), &m, SL_MIN_MSG_SIZE);
+    }
+    return s;
+  }
+
+  absl::StatusOr<std::unique_ptr<MsgClient>> Connect() override {
+    auto slots = std::make_unique<BufferRing>(DmaBufferKind::kPlain, bytes_, window_);
+    if (!slots->ok()) return absl::ResourceExhaustedError("no memory for the buffers");
+    absl::StatusOr<UniqueFd> fd = listener_.Connect(buffer_bytes_);
+    if (!fd.ok()) return fd.status();
+    return std::unique_ptr<MsgClient>(new TcpBulkClient(*std::move(fd), bytes_, std::move(slots)));
+  }
+
+ private:
+  const size_t bytes_;
+  const int window_;
+  size_t buffer_bytes_ = 0;  // SO_SNDBUF/SO_RCVBUF of both ends, set by Prepare()
+  TcpListener listener_;
+};
+
 }  // namespace
 
 std::unique_ptr<Transport> NewSocketpairEcho(size_t bytes) {
@@ -361,6 +691,10 @@ std::unique_ptr<Transport> NewSocketpairBulk(size_t bytes, int window) {
 }
 std::unique_ptr<Transport> NewProcessVmReadv(size_t bytes, int window) {
   return std::make_unique<ProcessVmReadv>(bytes, window);
+}
+std::unique_ptr<Transport> NewTcpEcho(size_t bytes) { return std::make_unique<TcpEcho>(bytes); }
+std::unique_ptr<Transport> NewTcpBulk(size_t bytes, int window) {
+  return std::make_unique<TcpBulk>(bytes, window);
 }
 
 }  // namespace bench

@@ -30,6 +30,26 @@ std::unique_ptr<Transport> NewSocketpairBulk(size_t bytes, int window);
 // that still refuses makes the case skipped, not failed.
 std::unique_ptr<Transport> NewProcessVmReadv(size_t bytes, int window);
 
+// TCP over 127.0.0.1, TCP_NODELAY on both ends: the loopback counterparts of
+// the socketpair baselines, for comparison with remote syslink sessions
+// (client -> meshd -> TCP -> meshd -> service). The orchestrator listens on
+// a port the kernel picks (both children inherit the socket); the server
+// accept()s one connection, the client connects to it. A stream has no
+// packets, so each side reads exactly the size it expects, looping on short
+// reads; the server ends cleanly at end-of-file.
+
+// The client writes the same BYTES message as NewSyslinkEcho, the server
+// reads exactly BYTES and writes them back; the client reads the BYTES of
+// the echo. BYTES is a message size BuildMessage() accepts.
+std::unique_ptr<Transport> NewTcpEcho(size_t bytes);
+
+// NewSocketpairBulk over TCP: each request is a 32-byte header (carrying the
+// id) and the BYTES of data from one of WINDOW buffers, written with one
+// writev(); the server reads both into its own buffer and replies with a
+// 32-byte header. SO_SNDBUF and SO_RCVBUF are raised so WINDOW requests fit
+// in flight.
+std::unique_ptr<Transport> NewTcpBulk(size_t bytes, int window);
+
 }  // namespace bench
 
 #endif  // TOOLS_BENCH_RAW_TRANSPORT_H_

@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -66,6 +68,26 @@ absl::StatusOr<size_t> RecvFrame(void* socket, void* p, size_t n) {
   }
 }
 
+// A TCP port of 127.0.0.1 that was free a moment ago: a socket bound to
+// port 0, the port the kernel gave it, the socket closed. Another process
+// may take the port before the server binds it (the server's zmq_bind then
+// fails, and with it the case); a benchmark accepts that tiny race.
+absl::StatusOr<int> PickLoopbackPort() {
+  common::UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.ok()) return ErrnoStatus("socket", errno);
+  struct sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd.get(), reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0) {
+    return ErrnoStatus("bind(127.0.0.1:0)", errno);
+  }
+  socklen_t len = sizeof a;
+  if (getsockname(fd.get(), reinterpret_cast<struct sockaddr*>(&a), &len) != 0) {
+    return ErrnoStatus("getsockname", errno);
+  }
+  return ntohs(a.sin_port);
+}
+
 bool MoreFrames(void* socket) {
   int more = 0;
   size_t len = sizeof more;
@@ -100,9 +122,16 @@ class ZmqClient : public MsgClient {
 
 class ZmqEcho : public Transport {
  public:
-  ZmqEcho(size_t bytes, ZmqPattern pattern) : bytes_(bytes), pattern_(pattern) {}
+  ZmqEcho(size_t bytes, ZmqPattern pattern, ZmqEndpoint endpoint)
+      : bytes_(bytes), pattern_(pattern), kind_(endpoint) {}
 
   absl::Status Prepare() override {
+    if (kind_ == ZmqEndpoint::kTcp) {
+      absl::StatusOr<int> port = PickLoopbackPort();
+      if (!port.ok()) return port.status();
+      endpoint_ = absl::StrCat("tcp://127.0.0.1:", *port);
+      return absl::OkStatus();
+    }
     absl::Status s = dir_.Create();
     endpoint_ = "ipc://" + dir_.Path("zmq");
     return s;
@@ -170,14 +199,15 @@ class ZmqEcho : public Transport {
 
   const size_t bytes_;
   const ZmqPattern pattern_;
-  SocketDir dir_;
+  const ZmqEndpoint kind_;
+  SocketDir dir_;  // for ipc://
   std::string endpoint_;
 };
 
 }  // namespace
 
-std::unique_ptr<Transport> NewZmqEcho(size_t bytes, ZmqPattern pattern) {
-  return std::make_unique<ZmqEcho>(bytes, pattern);
+std::unique_ptr<Transport> NewZmqEcho(size_t bytes, ZmqPattern pattern, ZmqEndpoint endpoint) {
+  return std::make_unique<ZmqEcho>(bytes, pattern, endpoint);
 }
 
 }  // namespace bench

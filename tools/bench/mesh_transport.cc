@@ -1,0 +1,401 @@
+#include "tools/bench/mesh_transport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/unique_fd.h"
+#include "syslink/syslink.h"
+#include "tests/harness.h"
+#include "tools/bench/bulk.h"
+#include "tools/bench/syslink_io.h"
+
+namespace bench {
+namespace {
+
+using testing_harness::Meshd;
+using testing_harness::TempDir;
+
+constexpr char kService[] = "bench";
+constexpr auto kConverge = std::chrono::seconds(20);
+
+// The meshd processes of one repetition (INFO logs: the harness reads the mesh port from the "ready" line).
+class MeshCluster {
+ public:
+  explicit MeshCluster(MeshShape shape) : shape_(shape) {}
+
+  absl::Status Start() {
+    const std::string& d = dir_.path();
+    if (shape_ == MeshShape::kOneNode) {
+      service_ = std::make_unique<Meshd>(d, "n1", "", "", "INFO");
+      if (!service_->Start()) return absl::InternalError("meshd n1 did not start: " + service_->ReadLog());
+      return absl::OkStatus();
+    }
+    const std::string key = testing_harness::WriteClusterKey(d, "bench-cluster-key-0123456789abcdef");
+    const std::string mesh = "mesh { listen_address: \"127.0.0.1:0\" cluster_key_file: \"" + key +
+                             "\" heartbeat_interval_ms: 200 dead_interval_ms: 2000";
+    service_ = std::make_unique<Meshd>(d, "b", mesh + " }", "", "INFO");
+    if (!service_->Start()) return absl::InternalError("meshd b did not start: " + service_->ReadLog());
+    client_ = std::make_unique<Meshd>(
+        d, "a",
+        mesh + " peers { address: \"127.0.0.1:" + std::to_string(service_->MeshPort()) + "\" } }",
+        "", "INFO");
+    if (!client_->Start()) return absl::InternalError("meshd a did not start: " + client_->ReadLog());
+    // Until a has a route to b, a CONNECT there is EHOSTUNREACH; after, a
+    // service that does not exist yet is ECONNREFUSED.
+    setenv("SYSLINK_MESHD", client_->client_socket().c_str(), 1);
+    const auto deadline = std::chrono::steady_clock::now() + kConverge;
+    for (;;) {
+      struct syslink_info_connect info = {};
+      info.head.version = SYSLINK_INFO_VERSION;
+      strcpy(info.node, "b");
+      strcpy(info.service, "no-such-service");
+      info.timeout_ms = 2000;
+      const int r = syslink(SYSLINK_CMD_CONNECT, &info.head, sizeof info);
+      if (r == 0) syslink_close(info.fd);
+      if (r == 0 || errno == ECONNREFUSED) break;
+      if (std::chrono::steady_clock::now() > deadline) {
+        return absl::DeadlineExceededError("the two meshds did not converge");
+      }
+      std::this_thread::yield();
+    }
+    unsetenv("SYSLINK_MESHD");
+    return absl::OkStatus();
+  }
+
+  // For the server and client children.
+  void UseService() const { setenv("SYSLINK_MESHD", service_->client_socket().c_str(), 1); }
+  void UseClient() const {
+    setenv("SYSLINK_MESHD", (client_ != nullptr ? client_ : service_)->client_socket().c_str(), 1);
+  }
+  const char* service_node() const { return shape_ == MeshShape::kOneNode ? "" : "b"; }
+
+ private:
+  const MeshShape shape_;
+  TempDir dir_;
+  std::unique_ptr<Meshd> service_, client_;  // (SIGKILLed when this goes)
+};
+
+// The service side: LISTEN, Ready, then serve until the client's session
+// closes (or the harness says the client is gone).
+class Listening {
+ public:
+  absl::Status Listen() {
+    struct syslink_info_listen info = {};
+    info.head.version = SYSLINK_INFO_VERSION;
+    strcpy(info.service, kService);
+    if (syslink(SYSLINK_CMD_LISTEN, &info.head, sizeof info) != 0) {
+      return ErrnoStatus("LISTEN", errno);
+    }
+    fd_ = info.fd;
+    return absl::OkStatus();
+  }
+  ~Listening() {
+    if (fd_ >= 0) syslink_close(fd_);
+  }
+  int fd() const { return fd_; }
+
+  // Reads the next command into M (DMA into DMA). Returns 0 bytes when
+  // the session closed or STOP_FD became readable.
+  absl::StatusOr<size_t> Next(ServerContext& ctx, MsgBuffer* m, void* dma, size_t dma_bytes) {
+    for (;;) {
+      struct pollfd p[2] = {{fd_, POLLIN, 0}, {ctx.stop_fd(), POLLIN, 0}};
+      if (poll(p, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus("poll", errno);
+      }
+      if (!(p[0].revents & POLLIN)) return 0;  // the client is gone
+      absl::StatusOr<size_t> n = ReadMessage(fd_, m, dma, dma_bytes);
+      if (!n.ok() || *n == 0) return n;
+      if (m->msg.sm_proto == (SMPROTO_NOTICE | SM_PROTO_REPLY)) {
+        if ((m->msg.sm_head.se_cmd & SE_CMD_MASK) == SL_NOTICE_SESSION_CLOSED) return 0;
+        continue;  // SESSION_OPEN
+      }
+      if (m->msg.sm_proto & SM_PROTO_REPLY) continue;
+      return n;
+    }
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+absl::StatusOr<int> ConnectService(const MeshCluster& cluster) {
+  cluster.UseClient();
+  struct syslink_info_connect info = {};
+  info.head.version = SYSLINK_INFO_VERSION;
+  strcpy(info.node, cluster.service_node());
+  strcpy(info.service, kService);
+  info.timeout_ms = 5000;
+  if (syslink(SYSLINK_CMD_CONNECT, &info.head, sizeof info) != 0) {
+    return ErrnoStatus("CONNECT", errno);
+  }
+  return info.fd;
+}
+
+class SessionMsgClient : public MsgClient {
+ public:
+  SessionMsgClient(int fd, size_t bytes) : fd_(fd) { BuildMessage(bytes, 0, &request_); }
+  ~SessionMsgClient() override { syslink_close(fd_); }
+
+  absl::Status Send(uint64_t id) override {
+    request_.msg.sm_msgid = id;
+    return WriteMessage(fd_, request_, nullptr, 0);
+  }
+  absl::StatusOr<uint64_t> Receive() override {
+    absl::StatusOr<size_t> n = ReadMessage(fd_, &reply_, nullptr, 0);
+    if (!n.ok()) return n.status();
+    return CheckReply(reply_, *n);
+  }
+
+ private:
+  const int fd_;
+  MsgBuffer request_, reply_;
+};
+
+class SessionEcho : public Transport {
+ public:
+  SessionEcho(size_t bytes, MeshShape shape) : bytes_(bytes), cluster_(shape) {}
+
+  absl::Status Prepare() override { return cluster_.Start(); }
+
+  absl::Status Serve(ServerContext& ctx) override {
+    cluster_.UseService();
+    Listening l;
+    if (absl::Status s = l.Listen(); !s.ok()) return s;
+    absl::Status s = ctx.Ready();
+    MsgBuffer m;
+    while (s.ok()) {
+      absl::StatusOr<size_t> n = l.Next(ctx, &m, nullptr, 0);
+      if (!n.ok()) return n.status();
+      if (*n == 0) break;
+      EchoReply(&m);  // (keeps sm_sessid: the reply goes to its session)
+      s = WriteMessage(l.fd(), m, nullptr, 0);
+    }
+    return s;
+  }
+
+  absl::StatusOr<std::unique_ptr<MsgClient>> Connect() override {
+    absl::StatusOr<int> fd = ConnectService(cluster_);
+    if (!fd.ok()) return fd.status();
+    return std::unique_ptr<MsgClient>(new SessionMsgClient(*fd, bytes_));
+  }
+
+ private:
+  const size_t bytes_;
+  MeshCluster cluster_;
+};
+
+class SessionDmaClient : public MsgClient {
+ public:
+  SessionDmaClient(int fd, std::unique_ptr<BufferRing> slots)
+      : fd_(fd), slots_(std::move(slots)) {
+    BuildMessage(SL_MIN_MSG_SIZE, SE_CMDF_DMAW, &command_);
+  }
+  ~SessionDmaClient() override { syslink_close(fd_); }
+
+  absl::Status Send(uint64_t id) override {
+    unsigned char* buf = slots_->For(id);
+    Stamp(buf, slots_->bytes(), id);
+    command_.msg.sm_msgid = id;
+    return WriteMessage(fd_, command_, buf, slots_->bytes());
+  }
+  absl::StatusOr<uint64_t> Receive() override {
+    absl::StatusOr<size_t> n = ReadMessage(fd_, &reply_, nullptr, 0);
+    if (!n.ok()) return n.status();
+    return CheckReply(reply_, *n);
+  }
+
+ private:
+  const int fd_;
+  std::unique_ptr<BufferRing> slots_;
+  MsgBuffer command_, reply_;
+};
+
+class SessionDmaWrite : public Transport {
+ public:
+  SessionDmaWrite(size_t bytes, int window, MeshShape shape)
+      : bytes_(bytes), window_(window), cluster_(shape) {}
+
+  absl::Status Prepare() override {
+    if (bytes_ < kMinBulkBytes || bytes_ > SL_DMA_MAX || window_ < 1) {
+      return absl::InvalidArgumentError("bad DMA size or window");
+    }
+    return cluster_.Start();
+  }
+
+  absl::Status Serve(ServerContext& ctx) override {
+    cluster_.UseService();
+    Listening l;
+    if (absl::Status s = l.Listen(); !s.ok()) return s;
+    AlignedBuffer data(bytes_);
+    if (!data.ok()) return absl::ResourceExhaustedError("no memory for the DMA buffer");
+    absl::Status s = ctx.Ready();
+    MsgBuffer m;
+    bool first = true;
+    while (s.ok()) {
+      absl::StatusOr<size_t> n = l.Next(ctx, &m, data.data(), bytes_);
+      if (!n.ok()) return n.status();
+      if (*n == 0) break;
+      if (syslink_dma_bytes() != bytes_) {
+        return absl::DataLossError(
+            absl::StrCat("DMAW brought ", syslink_dma_bytes(), " bytes, expected ", bytes_));
+      }
+      s = CheckBulk(data.data(), bytes_, m.msg.sm_msgid, first);
+      first = false;
+      if (!s.ok()) return s;
+      sl_msg_init_reply(&m.msg, &m.msg, 0);
+      sl_msg_fini(&m.msg);
+      s = WriteMessage(l.fd(), m, nullptr, 0);
+    }
+    return s;
+  }
+
+  absl::StatusOr<std::unique_ptr<MsgClient>> Connect() override {
+    absl::StatusOr<int> fd = ConnectService(cluster_);
+    if (!fd.ok()) return fd.status();
+    auto slots = std::make_unique<BufferRing>(DmaBufferKind::kDmaAlloc, bytes_, window_);
+    if (!slots->ok()) return ErrnoStatus("allocating DMA buffers", errno);
+    const size_t dma_quota = bytes_ * static_cast<size_t>(window_);
+    if (dma_quota > SYSLINK_DMA_QUOTA_DEFAULT && syslink_set_quota(*fd, 0, dma_quota) != 0) {
+      return ErrnoStatus("syslink_set_quota", errno);
+    }
+    return std::unique_ptr<MsgClient>(new SessionDmaClient(*fd, std::move(slots)));
+  }
+
+ private:
+  const size_t bytes_;
+  const int window_;
+  MeshCluster cluster_;
+};
+
+constexpr int kRegionSlots = 32;
+
+class RegionClient : public MsgClient {
+ public:
+  RegionClient(const struct syslink_region_key& key, size_t bytes, bool write,
+               unsigned char* buf)
+      : key_(key), bytes_(bytes), write_(write), buf_(buf) {}
+  ~RegionClient() override { syslink_dma_free(buf_); }
+
+  absl::Status Send(uint64_t) override {
+    return absl::UnimplementedError("region operations are one at a time");
+  }
+  absl::StatusOr<uint64_t> Receive() override {
+    return absl::UnimplementedError("region operations are one at a time");
+  }
+  absl::Status RoundTrip(uint64_t id) override {
+    const uint64_t slot = id % kRegionSlots;
+    const uint64_t offset = slot * bytes_;
+    if (write_) {
+      Stamp(buf_, bytes_, slot);
+      if (syslink_region_write(&key_, offset, buf_, bytes_) != static_cast<ssize_t>(bytes_)) {
+        return ErrnoStatus("syslink_region_write", errno);
+      }
+      return absl::OkStatus();
+    }
+    if (syslink_region_read(&key_, offset, buf_, bytes_) != static_cast<ssize_t>(bytes_)) {
+      return ErrnoStatus("syslink_region_read", errno);
+    }
+    absl::Status s = CheckBulk(buf_, bytes_, slot, first_);
+    first_ = false;
+    return s;
+  }
+
+ private:
+  const struct syslink_region_key key_;
+  const size_t bytes_;
+  const bool write_;
+  unsigned char* const buf_;
+  bool first_ = true;
+};
+
+class RegionOps : public Transport {
+ public:
+  RegionOps(size_t bytes, bool write, MeshShape shape)
+      : bytes_(bytes), write_(write), cluster_(shape) {}
+
+  absl::Status Prepare() override {
+    if (bytes_ < kMinBulkBytes || bytes_ > SL_DMA_MAX) {
+      return absl::InvalidArgumentError("bad region operation size");
+    }
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return ErrnoStatus("pipe2", errno);
+    key_rd_.reset(p[0]);
+    key_wr_.reset(p[1]);
+    return cluster_.Start();
+  }
+  void CloseInParent() override {
+    key_rd_.reset();
+    key_wr_.reset();
+  }
+
+  absl::Status Serve(ServerContext& ctx) override {
+    key_rd_.reset();
+    cluster_.UseService();
+    const size_t size = bytes_ * kRegionSlots;
+    auto* mem = static_cast<unsigned char*>(syslink_dma_alloc(size));
+    if (mem == nullptr) return ErrnoStatus("syslink_dma_alloc", errno);
+    for (int i = 0; i < kRegionSlots; i++) {
+      unsigned char* slot = mem + static_cast<size_t>(i) * bytes_;
+      FillPattern(slot, bytes_);
+      Stamp(slot, bytes_, static_cast<uint64_t>(i));
+    }
+    struct syslink_region_key key;
+    if (syslink_region_register(mem, size, SL_REGION_READ | SL_REGION_WRITE, &key) != 0) {
+      return ErrnoStatus("syslink_region_register", errno);
+    }
+    if (write(key_wr_.get(), &key, sizeof key) != static_cast<ssize_t>(sizeof key)) {
+      return ErrnoStatus("sending the key", errno);
+    }
+    absl::Status s = ctx.Ready();
+    // One-sided: nothing to do but stay alive until the client is done.
+    struct pollfd p = {ctx.stop_fd(), POLLIN, 0};
+    while (s.ok() && poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
+    return s;
+  }
+
+  absl::StatusOr<std::unique_ptr<MsgClient>> Connect() override {
+    key_wr_.reset();
+    cluster_.UseClient();
+    struct syslink_region_key key;
+    if (read(key_rd_.get(), &key, sizeof key) != static_cast<ssize_t>(sizeof key)) {
+      return absl::UnavailableError("the owner sent no key");
+    }
+    auto* buf = static_cast<unsigned char*>(syslink_dma_alloc(bytes_));
+    if (buf == nullptr) return ErrnoStatus("syslink_dma_alloc", errno);
+    return std::unique_ptr<MsgClient>(new RegionClient(key, bytes_, write_, buf));
+  }
+
+ private:
+  const size_t bytes_;
+  const bool write_;
+  MeshCluster cluster_;
+  common::UniqueFd key_rd_, key_wr_;
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> NewSessionEcho(size_t bytes, MeshShape shape) {
+  return std::make_unique<SessionEcho>(bytes, shape);
+}
+
+std::unique_ptr<Transport> NewSessionDmaWrite(size_t bytes, int window, MeshShape shape) {
+  return std::make_unique<SessionDmaWrite>(bytes, window, shape);
+}
+
+std::unique_ptr<Transport> NewRegionOps(size_t bytes, bool write, MeshShape shape) {
+  return std::make_unique<RegionOps>(bytes, write, shape);
+}
+
+}  // namespace bench
