@@ -4,7 +4,10 @@
  *   kv_server [SERVICE]       (default "kv"; SYSLINK_MESHD names meshd)
  *
  * Serves every session on one LISTEN descriptor: PUT stores the DMA data
- * under the key, GET sends it back with the reply, STAT counts keys.
+ * under the key, GET sends it back with the reply, STAT counts keys,
+ * EXPOSE registers the value as a read-only region and replies with its key.
+ * Values live in syslink_dma_alloc() memory, so that they can be exposed;
+ * replacing a value frees its buffer, which kills its region key.
  * Prints a line per session opened and closed (the notices).
  */
 #include <errno.h>
@@ -88,6 +91,7 @@ int main(int argc, char **argv) {
     }
     int error = 0;
     size_t back = 0;
+    struct syslink_region_key region;
     struct syslink_elm *par;
     switch (in.msg.sm_head.se_cmd & SE_CMD_MASK) {
       case KV_PUT: {
@@ -97,9 +101,13 @@ int main(int argc, char **argv) {
           break;
         }
         size_t len = syslink_dma_bytes();
-        unsigned char *v = malloc(len ? len : 1);
+        unsigned char *v = syslink_dma_alloc(len ? len : 1);
+        if (v == NULL) {
+          error = ENOMEM;
+          break;
+        }
         memcpy(v, data, len);
-        free(slot->value);
+        if (slot->value != NULL) syslink_dma_free(slot->value); /* its region goes too */
         slot->value = v;
         slot->len = len;
         break;
@@ -116,6 +124,19 @@ int main(int argc, char **argv) {
       }
       case KV_STAT:
         break;
+      case KV_EXPOSE: {
+        struct entry *slot = key ? find(key, klen, 0) : NULL;
+        if (slot == NULL) {
+          error = key ? ENOENT : EINVAL;
+          break;
+        }
+        /* A value exposed again is a registration-cache hit: the same key. */
+        if (syslink_region_register(slot->value, slot->len ? slot->len : 1, SL_REGION_READ,
+                                    &region) != 0) {
+          error = errno;
+        }
+        break;
+      }
       default:
         error = EOPNOTSUPP;
     }
@@ -123,6 +144,10 @@ int main(int argc, char **argv) {
     if ((in.msg.sm_head.se_cmd & SE_CMD_MASK) == KV_STAT) {
       e = sl_elm_make(par, KV_ELM_COUNT, 8);
       memcpy(e + 1, &count, 8);
+    }
+    if ((in.msg.sm_head.se_cmd & SE_CMD_MASK) == KV_EXPOSE && error == 0) {
+      e = sl_elm_make(par, KV_ELM_REGION, (int)sizeof region);
+      memcpy(e + 1, &region, sizeof region);
     }
     sl_msg_fini(&out.msg);
     struct iovec rep[2] = {{&out, SL_MSG_ALIGN(out.msg.sm_bytes)}, {data, back}};
