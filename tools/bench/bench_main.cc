@@ -8,10 +8,12 @@
 #include <stdio.h>
 
 #include <fstream>
+#include <sstream>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "google/protobuf/util/json_util.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -39,6 +41,8 @@ ABSL_FLAG(std::string, cpus, "",
           "pin the server and client processes: \"S,C\" (or one CPU for both); default unpinned");
 ABSL_FLAG(std::string, json, "", "also write the results as JSON to this file");
 ABSL_FLAG(std::string, svg, "", "also write the latency CDFs as an SVG plot to this file");
+ABSL_FLAG(std::string, from_json, "",
+          "run nothing: render the report (and --svg) of an earlier run's --json file");
 ABSL_FLAG(std::vector<std::string>, only, {},
           "run only these scenarios (latency,pipeline,dma,session,remote,remote_dma,region)");
 ABSL_FLAG(std::vector<std::string>, sizes, std::vector<std::string>({"64", "4096"}),
@@ -173,11 +177,22 @@ int Main(int argc, char** argv) {
   };
 
   bool failed = false;
-  for (const Scenario& s : registry.scenarios()) {
-    if (!only.empty() && only.count(s.name) == 0) continue;
-    ScenarioResult r = RunScenario(s, run);
-    for (const CaseResult& c : r.cases()) failed |= !c.error().empty();
-    *report.add_scenarios() = std::move(r);
+  if (const std::string from = absl::GetFlag(FLAGS_from_json); !from.empty()) {
+    std::ifstream in(from);
+    std::stringstream text;
+    text << in.rdbuf();
+    report.Clear();
+    if (!in || !google::protobuf::util::JsonStringToMessage(text.str(), &report).ok()) {
+      fprintf(stderr, "bench: %s is not a bench --json report\n", from.c_str());
+      return 2;
+    }
+  } else {
+    for (const Scenario& s : registry.scenarios()) {
+      if (!only.empty() && only.count(s.name) == 0) continue;
+      ScenarioResult r = RunScenario(s, run);
+      for (const CaseResult& c : r.cases()) failed |= !c.error().empty();
+      *report.add_scenarios() = std::move(r);
+    }
   }
 
   const std::string md = RenderMarkdown(report, registry.scenarios());

@@ -81,8 +81,10 @@ void DrawPanel(const Panel& p, int y0, std::string* out) {
   const double dlo = std::floor(std::log10(lo)), dhi = std::ceil(std::log10(hi) + 1e-9);
   const double decades = std::max(1.0, dhi - dlo);
   const int pw = kWidth - kLeft - kRight, ph = kPanelHeight - kTop - kBottom;
+  // (Data at or below 0 is drawn at the left edge; gridlines are exact.)
   auto X = [&](double us) {
-    return kLeft + (std::log10(std::max(us, lo)) - dlo) / decades * pw;
+    const double d = us > 0 ? std::log10(us) : dlo;
+    return kLeft + (std::max(d, dlo) - dlo) / decades * pw;
   };
   auto Y = [&](double q) { return y0 + kTop + (1 - q) * ph; };
   absl::StrAppendFormat(out, "<text x=\"%d\" y=\"%d\" font-size=\"14\" font-weight=\"bold\">%s</text>\n",
@@ -99,7 +101,7 @@ void DrawPanel(const Panel& p, int y0, std::string* out) {
                           x, y0 + kTop, x, y0 + kTop + ph, x, y0 + kTop + ph + 15,
                           FormatDecade(d));
   }
-  for (double q : {0.0, 0.5, 0.9, 0.99, 1.0}) {
+  for (double q : {0.0, 0.5, 0.9, 0.99}) {
     absl::StrAppendFormat(out,
                           "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#eee\"/>\n"
                           "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%g</text>\n",
