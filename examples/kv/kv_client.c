@@ -155,5 +155,8 @@ int main(int argc, char **argv) {
          lat[nlat / 2] / 1e3, lat[nlat * 99 / 100] / 1e3, (unsigned long long)count);
   printf("kv_client: %d values read back one-sidedly from their regions, checked\n", exposed);
   syslink_close(info.fd);
+  syslink_dma_free(out);
+  syslink_dma_free(in);
+  free(lat);
   return bad == 0 ? 0 : 1;
 }

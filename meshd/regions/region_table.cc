@@ -75,6 +75,14 @@ int RegionTable::Register(const void* owner, pid_t pid, uid_t uid, common::Uniqu
   } else {
     slots_.emplace_back();
     n = static_cast<uint32_t>(slots_.size());
+    // A random first generation: keys from before a meshd restart (whose
+    // table began again at slot 1) name no region here, instead of naming
+    // a new one with the wrong secret.
+    uint32_t g;
+    do {
+      g = static_cast<uint32_t>(RandomSecret());
+    } while (g == 0);
+    slots_.back().generation = g;
   }
   Slot& s = slots_[n - 1];
   s.live = true;

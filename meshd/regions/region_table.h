@@ -4,9 +4,10 @@
 // descriptor of the memfd, and the region server reaches the bytes through
 // meshd's sf_buf page-mapping cache. Each registration takes a slot; its
 // key is (this node's id, slot, the slot's generation, 64 random bits).
-// A slot's generation changes every time it is freed, so a key outlives
-// its registration by nothing: a freed, reused or forged key finds no
-// region, or the wrong secret.
+// A slot's generation starts at random and changes every time it is freed,
+// so a key outlives its registration by nothing: a freed, reused, forged
+// key, or one from before a meshd restart, finds no region (or, forged or
+// with odds of 2^-32, the wrong secret).
 //
 //   RegionTable table(node_id, limits);
 //   struct syslink_region_key key;

@@ -124,6 +124,28 @@ TEST(RegionTable, ARegisteredSlotNeverHonoursAnOldKey) {
   EXPECT_NE(t.Check(k2, SL_REGION_READ, 0, 1, &err), nullptr);
 }
 
+TEST(RegionTable, AKeyFromBeforeARestartNamesNothing) {
+  // A restarted meshd has a new table, whose first slot is 1 again: the
+  // old key's generation must not match (tests/chaos found the EACCES this
+  // used to give).
+  struct syslink_region_key old;
+  {
+    RegionTable before(kNode, {});
+    ASSERT_EQ(before.Register(&owner1, 1, 1, Memfd(4096), 0, 4096, SL_REGION_READ, &old), 0);
+  }
+  int enoent = 0;
+  for (int i = 0; i < 20; i++) {
+    RegionTable after(kNode, {});
+    struct syslink_region_key k;
+    ASSERT_EQ(after.Register(&owner1, 1, 1, Memfd(4096), 0, 4096, SL_REGION_READ, &k), 0);
+    EXPECT_EQ(k.slot, old.slot);
+    int err;
+    EXPECT_EQ(after.Check(old, SL_REGION_READ, 0, 1, &err), nullptr);
+    enoent += err == ENOENT;
+  }
+  EXPECT_EQ(enoent, 20);
+}
+
 TEST(RegionTable, RegionsDieWithTheirOwner) {
   RegionTable t(kNode, {});
   struct syslink_region_key a, b, c;

@@ -1,5 +1,6 @@
 // chaos: sustained request/reply load across a three-node mesh while a
-// driver SIGKILLs and restarts meshd instances, services and clients.
+// driver SIGKILLs and restarts meshd instances, services and clients, and
+// region owners and the processes that read and write their regions.
 // Every process that sends commands checks that each one got exactly one
 // reply (real or synthesized) before its session ended, and reports what it
 // counted; the driver adds it all up.
@@ -7,8 +8,9 @@
 //   bazel run //tests/chaos -- --seconds=300            # a long run
 //   bazel test //tests/chaos:chaos_test                 # 40 s, part of the suite
 //
-// Exits 0 only if no reply was lost or duplicated and meshd a's memory
-// stayed bounded. Commands in flight in a process at the moment it was
+// Exits 0 only if no reply was lost or duplicated, no region read returned
+// bytes that were not the owner's, no region operation failed but for a
+// failure that explains it, and meshd a's memory stayed bounded. Commands in flight in a process at the moment it was
 // killed cannot be accounted by it (it is gone) and are left out; replies
 // owed to a killed process are what its peers count (their commands to it
 // must each get one ECONNRESET).
@@ -23,6 +25,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -38,6 +44,7 @@
 
 ABSL_FLAG(int, seconds, 60, "how long the chaos goes on");
 ABSL_FLAG(int, clients, 6, "client processes");
+ABSL_FLAG(int, region_users, 2, "processes reading and writing the owners' regions");
 ABSL_FLAG(int, window, 8, "commands each client keeps outstanding");
 ABSL_FLAG(int, kill_ms, 700, "time between kills");
 ABSL_FLAG(int64_t, min_commands, 0, "fail unless at least this many commands were counted");
@@ -73,6 +80,11 @@ struct Report {
   int64_t sessions = 0;   // sessions that ended (checked)
   int64_t answered = 0;   // commands from the peer this process answered
   int64_t corrupt = 0;    // DMA data that arrived wrong (either direction)
+  // Region operations (owners and region clients).
+  int64_t region_ops = 0;       // reads and writes that succeeded
+  int64_t region_refused = 0;   // failed with an errno a failure explains
+  int64_t region_bad = 0;       // failed with any other errno
+  int64_t region_corrupt = 0;   // read data that was not the owner's
 };
 
 void Put(int fd, const Report& r) { (void)!write(fd, &r, sizeof r); }
@@ -307,6 +319,135 @@ int Service(int who, int incarnation, int pings, int report_fd) {
   }
 }
 
+// Regions. An owner (on b or c) registers a region whose every byte
+// follows from the registration's secret, publishes the key in a shared
+// page, and re-registers when its meshd restarted (the library notices).
+// Region clients (on a) read and write it: a write puts back the bytes that
+// are already there, so every successful read must see exactly the owner's
+// bytes, whatever else happens.
+constexpr size_t kRegionBytes = 256 * 1024;
+constexpr size_t kRegionOp = 16 * 1024;
+
+unsigned char RegionByte(uint64_t secret, size_t i) {
+  return static_cast<unsigned char>((secret >> ((i % 8) * 8)) + i / 8);
+}
+
+// The published key: a seqlock (odd while being written) in a page shared
+// by every process of the run.
+struct SharedKey {
+  std::atomic<uint64_t> seq;
+  uint64_t words[3];
+};
+SharedKey* shared_keys = nullptr;  // one per owner slot, mapped before any fork
+
+void Publish(SharedKey* k, const struct syslink_region_key& key) {
+  uint64_t w[3];
+  memcpy(w, &key, sizeof key);
+  k->seq.fetch_add(1);
+  for (int i = 0; i < 3; i++) __atomic_store_n(&k->words[i], w[i], __ATOMIC_RELAXED);
+  k->seq.fetch_add(1);
+}
+
+bool Current(SharedKey* k, struct syslink_region_key* key) {
+  for (;;) {
+    const uint64_t a = k->seq.load();
+    if (a == 0) return false;
+    uint64_t w[3];
+    for (int i = 0; i < 3; i++) w[i] = __atomic_load_n(&k->words[i], __ATOMIC_RELAXED);
+    if (a % 2 == 0 && k->seq.load() == a) {
+      memcpy(key, w, sizeof *key);
+      return true;
+    }
+  }
+}
+
+int RegionOwner(int who, int incarnation, SharedKey* published, int report_fd) {
+  Report r;
+  r.who = who;
+  r.incarnation = incarnation;
+  auto* mem = static_cast<unsigned char*>(syslink_dma_alloc(kRegionBytes));
+  if (mem == nullptr) return 3;
+  struct syslink_region_key key = {};
+  for (;;) {
+    struct syslink_region_key now;
+    // A hit while the registration lives; a new one after a meshd restart.
+    if (syslink_region_register(mem, kRegionBytes, SL_REGION_READ | SL_REGION_WRITE, &now) ==
+        0) {
+      if (memcmp(&now, &key, sizeof key) != 0) {
+        // Its bytes first, then the key: a peer that has the key finds them.
+        for (size_t i = 0; i < kRegionBytes; i++) mem[i] = RegionByte(now.secret, i);
+        if (key.slot != 0) syslink_region_deregister(&key);  // (gone with meshd anyway)
+        key = now;
+        Publish(published, key);
+      } else {
+        syslink_region_deregister(&now);  // the extra reference the check took
+      }
+    }
+    struct pollfd none = {-1, 0, 0};
+    poll(&none, 1, 20);
+    Put(report_fd, r);
+  }
+}
+
+int RegionUser(int who, int incarnation, SharedKey* keys, int nkeys, int report_fd) {
+  Report r;
+  r.who = who;
+  r.incarnation = incarnation;
+  auto* buf = static_cast<unsigned char*>(syslink_dma_alloc(kRegionOp));
+  unsigned char plain[kRegionOp];
+  std::mt19937 rng(static_cast<uint32_t>(who * 1000 + incarnation));
+  auto last_report = std::chrono::steady_clock::now();
+  for (uint64_t n = 0;; n++) {
+    struct syslink_region_key key;
+    if (!Current(&keys[n % static_cast<uint64_t>(nkeys)], &key)) {
+      struct pollfd none = {-1, 0, 0};
+      poll(&none, 1, 20);
+      continue;
+    }
+    const size_t off = (rng() % (kRegionBytes / kRegionOp)) * kRegionOp + rng() % 64;
+    const size_t len = std::min(kRegionOp, kRegionBytes - off);
+    unsigned char* p = n % 2 ? buf : plain;  // shared and plain buffers alike
+    const bool write = n % 3 == 0;
+    if (write) {
+      for (size_t i = 0; i < len; i++) p[i] = RegionByte(key.secret, off + i);
+    }
+    const ssize_t got = write ? syslink_region_write(&key, off, p, len)
+                              : syslink_region_read(&key, off, p, len);
+    if (got == static_cast<ssize_t>(len)) {
+      r.region_ops++;
+      if (!write) {
+        for (size_t i = 0; i < len; i++) {
+          if (p[i] != RegionByte(key.secret, off + i)) {
+            r.region_corrupt++;
+            break;
+          }
+        }
+      }
+    } else {
+      switch (errno) {
+        case ENOENT:        // the owner died or re-registered, or its meshd restarted
+        case EHOSTUNREACH:  // its node is down or unreachable
+        case ECONNABORTED:  // our meshd died during the operation
+        case ECONNREFUSED:  // our meshd is restarting
+        case EAGAIN:        // a meshd on the way is at a limit
+        case ETIMEDOUT:     // CONNECT to the node timed out while it came back
+          r.region_refused++;
+          break;
+        default:
+          r.region_bad++;
+          if (r.region_bad < 5) {
+            fprintf(stderr, "chaos: region %s of %zu at %zu: %s\n", write ? "write" : "read",
+                    len, off, strerror(errno));
+          }
+      }
+    }
+    if (std::chrono::steady_clock::now() - last_report > std::chrono::milliseconds(100)) {
+      Put(report_fd, r);
+      last_report = std::chrono::steady_clock::now();
+    }
+  }
+}
+
 int FreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {};
@@ -369,7 +510,7 @@ int main(int argc, char** argv) {
   // Process slots: services on b and c; clients on every node, each using
   // a service on another node (so every session crosses the mesh).
   struct Slot {
-    enum Kind { kService, kClient } kind;
+    enum Kind { kService, kClient, kOwner, kRegionUser } kind;
     int node;          // whose meshd it talks to
     std::string peer;  // clients: the service's node
     int incarnation = 0;
@@ -383,6 +524,19 @@ int main(int argc, char** argv) {
     const std::string peer = node == 1 ? "c" : node == 2 ? "b" : (i % 2 ? "b" : "c");
     slots.push_back({Slot::kClient, node, peer, 0, nullptr});
   }
+  // Region owners on b and c, their users on a (every operation crosses
+  // the mesh) and on b (c's region across one hop, b's own locally).
+  constexpr int kOwners = 2;
+  void* page = mmap(nullptr, sizeof(SharedKey) * kOwners, PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (page == MAP_FAILED) return 1;
+  shared_keys = new (page) SharedKey[kOwners]();
+  const size_t first_owner = slots.size();
+  slots.push_back({Slot::kOwner, 1, "", 0, nullptr});
+  slots.push_back({Slot::kOwner, 2, "", 0, nullptr});
+  for (int i = 0; i < absl::GetFlag(FLAGS_region_users); i++) {
+    slots.push_back({Slot::kRegionUser, i % 2 == 0 ? 0 : 1, "", 0, nullptr});
+  }
   auto start = [&](size_t i) {
     Slot& s = slots[i];
     s.incarnation++;
@@ -390,6 +544,11 @@ int main(int argc, char** argv) {
     const int who = static_cast<int>(i), inc = s.incarnation, out = pipefd[1];
     if (s.kind == Slot::kService) {
       s.child = std::make_unique<Child>([=] { return Service(who, inc, 3, out); });
+    } else if (s.kind == Slot::kOwner) {
+      SharedKey* k = &shared_keys[i - first_owner];
+      s.child = std::make_unique<Child>([=] { return RegionOwner(who, inc, k, out); });
+    } else if (s.kind == Slot::kRegionUser) {
+      s.child = std::make_unique<Child>([=] { return RegionUser(who, inc, shared_keys, kOwners, out); });
     } else {
       const std::string peer = s.peer;
       s.child = std::make_unique<Child>([=] { return Client(who, inc, peer, window, out); });
@@ -406,7 +565,7 @@ int main(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto end = t0 + std::chrono::seconds(seconds);
   long rss_before = -1;
-  int kills_meshd = 0, kills_service = 0, kills_client = 0;
+  int kills_meshd = 0, kills_service = 0, kills_client = 0, kills_owner = 0, kills_user = 0;
   auto next_kill = t0 + std::chrono::milliseconds(1500);  // let the mesh settle first
   while (std::chrono::steady_clock::now() < end) {
     struct pollfd pfd = {pipefd[0], POLLIN, 0};
@@ -429,26 +588,30 @@ int main(int argc, char** argv) {
       }
       kills_meshd++;
     } else {
-      // A service (dice 4-6) or a client (7-9), restarted at once.
+      // A service or region owner (dice 4-6), or a client or region user
+      // (7-9), restarted at once.
       const bool service = dice < 7;
       std::vector<size_t> pick;
       for (size_t i = 0; i < slots.size(); i++) {
-        if ((slots[i].kind == Slot::kService) == service) pick.push_back(i);
+        const bool serves = slots[i].kind == Slot::kService || slots[i].kind == Slot::kOwner;
+        if (serves == service) pick.push_back(i);
       }
       const size_t i = pick[rng() % pick.size()];
       slots[i].child->Kill(SIGKILL);
       slots[i].child->Wait();
       start(i);
-      (service ? kills_service : kills_client)++;
+      (slots[i].kind == Slot::kOwner ? kills_owner
+       : slots[i].kind == Slot::kRegionUser ? kills_user
+       : service ? kills_service : kills_client)++;
     }
   }
   // Stop the load: clients first (their sessions end cleanly; services
   // count their pings), then give the last reports time to arrive.
   for (auto& s : slots) {
-    if (s.kind == Slot::kClient) s.child->Kill(SIGTERM);
+    if (s.kind == Slot::kClient || s.kind == Slot::kRegionUser) s.child->Kill(SIGTERM);
   }
   for (auto& s : slots) {
-    if (s.kind == Slot::kClient) s.child->Wait();
+    if (s.kind == Slot::kClient || s.kind == Slot::kRegionUser) s.child->Wait();
   }
   const long rss_after = RssKb(nodes[0]->pid());
   const auto settle = std::chrono::steady_clock::now() + std::chrono::seconds(2);
@@ -470,10 +633,15 @@ int main(int argc, char** argv) {
     total.sessions += r.sessions;
     total.answered += r.answered;
     total.corrupt += r.corrupt;
+    total.region_ops += r.region_ops;
+    total.region_refused += r.region_refused;
+    total.region_bad += r.region_bad;
+    total.region_corrupt += r.region_corrupt;
   }
   const bool memory_ok = rss_before > 0 && rss_after > 0 && rss_after < rss_before * 2 + 16384;
-  printf("chaos: %d s, %d meshd kills, %d service kills, %d client kills\n", seconds, kills_meshd,
-         kills_service, kills_client);
+  printf("chaos: %d s, %d meshd kills, %d service kills, %d client kills, %d region owner kills, "
+         "%d region user kills\n",
+         seconds, kills_meshd, kills_service, kills_client, kills_owner, kills_user);
   printf("chaos: %lld commands sent, %lld real replies, %lld synthesized replies, %lld sessions "
          "checked\n",
          static_cast<long long>(total.sent), static_cast<long long>(total.real),
@@ -482,10 +650,16 @@ int main(int argc, char** argv) {
          "processes: not counted)\n",
          static_cast<long long>(total.lost), static_cast<long long>(total.dup),
          static_cast<long long>(total.corrupt));
+  printf("chaos: region operations: %lld done, %lld refused for a failure, %lld failed "
+         "otherwise, %lld read wrong data\n",
+         static_cast<long long>(total.region_ops), static_cast<long long>(total.region_refused),
+         static_cast<long long>(total.region_bad), static_cast<long long>(total.region_corrupt));
   printf("chaos: meshd a RSS %ld kB -> %ld kB (%s)\n", rss_before, rss_after,
          memory_ok ? "bounded" : "GREW");
+  const bool regions_ok = total.region_bad == 0 && total.region_corrupt == 0 &&
+                          (absl::GetFlag(FLAGS_region_users) == 0 || total.region_ops > 0);
   const bool ok = total.lost == 0 && total.dup == 0 && total.corrupt == 0 && memory_ok &&
-                  total.sent >= absl::GetFlag(FLAGS_min_commands);
+                  regions_ok && total.sent >= absl::GetFlag(FLAGS_min_commands);
   printf("chaos: %s\n", ok ? "PASS" : "FAIL");
   return ok ? 0 : 1;
 }
