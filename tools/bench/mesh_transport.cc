@@ -142,26 +142,6 @@ absl::StatusOr<int> ConnectService(const MeshCluster& cluster) {
   return info.fd;
 }
 
-class SessionMsgClient : public MsgClient {
- public:
-  SessionMsgClient(int fd, size_t bytes) : fd_(fd) { BuildMessage(bytes, 0, &request_); }
-  ~SessionMsgClient() override { syslink_close(fd_); }
-
-  absl::Status Send(uint64_t id) override {
-    request_.msg.sm_msgid = id;
-    return WriteMessage(fd_, request_, nullptr, 0);
-  }
-  absl::StatusOr<uint64_t> Receive() override {
-    absl::StatusOr<size_t> n = ReadMessage(fd_, &reply_, nullptr, 0);
-    if (!n.ok()) return n.status();
-    return CheckReply(reply_, *n);
-  }
-
- private:
-  const int fd_;
-  MsgBuffer request_, reply_;
-};
-
 class SessionEcho : public Transport {
  public:
   SessionEcho(size_t bytes, MeshShape shape) : bytes_(bytes), cluster_(shape) {}
@@ -187,38 +167,12 @@ class SessionEcho : public Transport {
   absl::StatusOr<std::unique_ptr<MsgClient>> Connect() override {
     absl::StatusOr<int> fd = ConnectService(cluster_);
     if (!fd.ok()) return fd.status();
-    return std::unique_ptr<MsgClient>(new SessionMsgClient(*fd, bytes_));
+    return NewSyslinkMsgClient(*fd, bytes_);
   }
 
  private:
   const size_t bytes_;
   MeshCluster cluster_;
-};
-
-class SessionDmaClient : public MsgClient {
- public:
-  SessionDmaClient(int fd, std::unique_ptr<BufferRing> slots)
-      : fd_(fd), slots_(std::move(slots)) {
-    BuildMessage(SL_MIN_MSG_SIZE, SE_CMDF_DMAW, &command_);
-  }
-  ~SessionDmaClient() override { syslink_close(fd_); }
-
-  absl::Status Send(uint64_t id) override {
-    unsigned char* buf = slots_->For(id);
-    Stamp(buf, slots_->bytes(), id);
-    command_.msg.sm_msgid = id;
-    return WriteMessage(fd_, command_, buf, slots_->bytes());
-  }
-  absl::StatusOr<uint64_t> Receive() override {
-    absl::StatusOr<size_t> n = ReadMessage(fd_, &reply_, nullptr, 0);
-    if (!n.ok()) return n.status();
-    return CheckReply(reply_, *n);
-  }
-
- private:
-  const int fd_;
-  std::unique_ptr<BufferRing> slots_;
-  MsgBuffer command_, reply_;
 };
 
 class SessionDmaWrite : public Transport {
@@ -269,7 +223,7 @@ class SessionDmaWrite : public Transport {
     if (dma_quota > SYSLINK_DMA_QUOTA_DEFAULT && syslink_set_quota(*fd, 0, dma_quota) != 0) {
       return ErrnoStatus("syslink_set_quota", errno);
     }
-    return std::unique_ptr<MsgClient>(new SessionDmaClient(*fd, std::move(slots)));
+    return NewSyslinkDmaClient(*fd, std::move(slots));
   }
 
  private:

@@ -51,4 +51,63 @@ absl::StatusOr<uint64_t> CheckReply(const MsgBuffer& m, size_t n) {
   return m.msg.sm_msgid;
 }
 
+namespace {
+
+class SyslinkMsgClient : public MsgClient {
+ public:
+  SyslinkMsgClient(int fd, size_t bytes) : fd_(fd) { BuildMessage(bytes, 0, &request_); }
+  ~SyslinkMsgClient() override { syslink_close(fd_); }
+
+  absl::Status Send(uint64_t id) override {
+    request_.msg.sm_msgid = id;
+    return WriteMessage(fd_, request_, nullptr, 0);
+  }
+  absl::StatusOr<uint64_t> Receive() override {
+    absl::StatusOr<size_t> n = ReadMessage(fd_, &reply_, nullptr, 0);
+    if (!n.ok()) return n.status();
+    return CheckReply(reply_, *n);
+  }
+
+ private:
+  const int fd_;
+  MsgBuffer request_;
+  MsgBuffer reply_;
+};
+
+class SyslinkDmaClient : public MsgClient {
+ public:
+  SyslinkDmaClient(int fd, std::unique_ptr<BufferRing> slots) : fd_(fd), slots_(std::move(slots)) {
+    BuildMessage(SL_MIN_MSG_SIZE, SE_CMDF_DMAW, &command_);
+  }
+  ~SyslinkDmaClient() override { syslink_close(fd_); }
+
+  absl::Status Send(uint64_t id) override {
+    unsigned char* buf = slots_->For(id);
+    Stamp(buf, slots_->bytes(), id);
+    command_.msg.sm_msgid = id;
+    return WriteMessage(fd_, command_, buf, slots_->bytes());
+  }
+  absl::StatusOr<uint64_t> Receive() override {
+    absl::StatusOr<size_t> n = ReadMessage(fd_, &reply_, nullptr, 0);
+    if (!n.ok()) return n.status();
+    return CheckReply(reply_, *n);
+  }
+
+ private:
+  const int fd_;
+  std::unique_ptr<BufferRing> slots_;
+  MsgBuffer command_;
+  MsgBuffer reply_;
+};
+
+}  // namespace
+
+std::unique_ptr<MsgClient> NewSyslinkMsgClient(int fd, size_t bytes) {
+  return std::make_unique<SyslinkMsgClient>(fd, bytes);
+}
+
+std::unique_ptr<MsgClient> NewSyslinkDmaClient(int fd, std::unique_ptr<BufferRing> slots) {
+  return std::make_unique<SyslinkDmaClient>(fd, std::move(slots));
+}
+
 }  // namespace bench

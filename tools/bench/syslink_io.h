@@ -1,14 +1,17 @@
 // Message I/O on syslink descriptors shared by the syslink transports (a
 // pair, a session through meshd): read and write one message with EINTR
-// retried, echo a command as its reply, check a reply.
+// retried, echo a command as its reply, check a reply; and the two client
+// sides (echo requests, DMAW commands).
 #ifndef TOOLS_BENCH_SYSLINK_IO_H_
 #define TOOLS_BENCH_SYSLINK_IO_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "tools/bench/bulk.h"
 #include "tools/bench/transport.h"
 
 namespace bench {
@@ -26,6 +29,15 @@ void EchoReply(MsgBuffer* m);
 
 // Checks reply M of N bytes (read from a link) and returns its command's id.
 absl::StatusOr<uint64_t> CheckReply(const MsgBuffer& m, size_t n);
+
+// The client side on syslink descriptor FD (a pair's end or a CONNECT
+// descriptor; closed with the client): requests of BYTES (BuildMessage())
+// whose replies the server echoes.
+std::unique_ptr<MsgClient> NewSyslinkMsgClient(int fd, size_t bytes);
+
+// The same with bare DMAW commands, each from buffer id % window of SLOTS,
+// stamped with its id.
+std::unique_ptr<MsgClient> NewSyslinkDmaClient(int fd, std::unique_ptr<BufferRing> slots);
 
 }  // namespace bench
 

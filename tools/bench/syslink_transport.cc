@@ -50,27 +50,6 @@ class SyslinkPair {
   int fds_[2] = {-1, -1};
 };
 
-class SyslinkMsgClient : public MsgClient {
- public:
-  SyslinkMsgClient(int fd, size_t bytes) : fd_(fd) { BuildMessage(bytes, 0, &request_); }
-  ~SyslinkMsgClient() override { syslink_close(fd_); }
-
-  absl::Status Send(uint64_t id) override {
-    request_.msg.sm_msgid = id;
-    return WriteMessage(fd_, request_, nullptr, 0);
-  }
-  absl::StatusOr<uint64_t> Receive() override {
-    absl::StatusOr<size_t> n = ReadMessage(fd_, &reply_, nullptr, 0);
-    if (!n.ok()) return n.status();
-    return CheckReply(reply_, *n);
-  }
-
- private:
-  const int fd_;
-  MsgBuffer request_;
-  MsgBuffer reply_;
-};
-
 class SyslinkEcho : public Transport {
  public:
   explicit SyslinkEcho(size_t bytes) : bytes_(bytes) {}
@@ -93,38 +72,12 @@ class SyslinkEcho : public Transport {
   }
 
   absl::StatusOr<std::unique_ptr<MsgClient>> Connect() override {
-    return std::unique_ptr<MsgClient>(new SyslinkMsgClient(pair_.Keep(1), bytes_));
+    return NewSyslinkMsgClient(pair_.Keep(1), bytes_);
   }
 
  private:
   const size_t bytes_;
   SyslinkPair pair_;
-};
-
-class SyslinkDmaClient : public MsgClient {
- public:
-  SyslinkDmaClient(int fd, std::unique_ptr<BufferRing> slots) : fd_(fd), slots_(std::move(slots)) {
-    BuildMessage(SL_MIN_MSG_SIZE, SE_CMDF_DMAW, &command_);
-  }
-  ~SyslinkDmaClient() override { syslink_close(fd_); }
-
-  absl::Status Send(uint64_t id) override {
-    unsigned char* buf = slots_->For(id);
-    Stamp(buf, slots_->bytes(), id);
-    command_.msg.sm_msgid = id;
-    return WriteMessage(fd_, command_, buf, slots_->bytes());
-  }
-  absl::StatusOr<uint64_t> Receive() override {
-    absl::StatusOr<size_t> n = ReadMessage(fd_, &reply_, nullptr, 0);
-    if (!n.ok()) return n.status();
-    return CheckReply(reply_, *n);
-  }
-
- private:
-  const int fd_;
-  std::unique_ptr<BufferRing> slots_;
-  MsgBuffer command_;
-  MsgBuffer reply_;
 };
 
 class SyslinkDmaWrite : public Transport {
@@ -191,7 +144,7 @@ class SyslinkDmaWrite : public Transport {
     if (dma_quota > SYSLINK_DMA_QUOTA_DEFAULT && syslink_set_quota(fd, 0, dma_quota) != 0) {
       return ErrnoStatus("syslink_set_quota", errno);
     }
-    return std::unique_ptr<MsgClient>(new SyslinkDmaClient(fd, std::move(slots)));
+    return NewSyslinkDmaClient(fd, std::move(slots));
   }
 
  private:
