@@ -71,8 +71,9 @@ Scenario Remote(const MeshParams& p) {
       "syslink: client -> meshd a -> TCP (authenticated mesh link) -> meshd b -> service and back, "
       "four processes, one request outstanding. tcp: the same message echoed over one loopback TCP "
       "connection (TCP_NODELAY) between two processes. zeromq: REQ/REP over tcp://. grpc: a unary "
-      "call over TCP. All on one 2-core machine: the meshds compete with client and server for "
-      "the CPUs, which a real two-host path would not.";
+      "call over TCP. \"over veth\": meshd a and b (and the two TCP processes) in two network "
+      "namespaces joined by a veth pair. All on one 2-core machine: the meshds compete with "
+      "client and server for the CPUs, which a real two-host path would not.";
   s.group_title = "message";
   s.columns = {{"p50_us", "p50 µs", 1}, {"p99_us", "p99 µs", 1},
                {"round_trips_per_s", "round trips/s", 0}};
@@ -97,6 +98,18 @@ Scenario Remote(const MeshParams& p) {
                                    ", syslink p50 ÷ tcp p50)"),
                       g, kRemote, kTcp, "p50_us", true, 1.5});
   }
+  // The same over a veth pair between two network namespaces (root only).
+  for (size_t bytes : p.latency_bytes) {
+    const std::string g = SizeName(bytes) + " over veth";
+    s.cases.push_back(MakeTransportCase(
+        g, kRemote, [bytes] { return NewSessionEcho(bytes, MeshShape::kTwoNamespaces); },
+        LatencyDriver()));
+    s.cases.push_back(
+        MakeTransportCase(g, kTcp, [bytes] { return NewTcpEcho(bytes, true); }, LatencyDriver()));
+    s.bars.push_back({absl::StrCat("remote round trip within 1.5x raw TCP (", g,
+                                   ", syslink p50 ÷ tcp p50)"),
+                      g, kRemote, kTcp, "p50_us", true, 1.5});
+  }
   return s;
 }
 
@@ -108,7 +121,8 @@ Scenario RemoteDma(const MeshParams& p) {
       "syslink: DMAW commands from syslink_dma_alloc() buffers on a remote session (client -> "
       "meshd a -> TCP -> meshd b -> service), WINDOW outstanding, each checked by the service. "
       "tcp: the same data as [32-byte header + data] records over one loopback TCP connection, "
-      "WINDOW outstanding, a 32-byte reply each.";
+      "WINDOW outstanding, a 32-byte reply each. \"over veth\": across two network namespaces "
+      "joined by a veth pair.";
   s.group_title = "transfer";
   s.variant_title = "path";
   s.columns = {{"gb_per_s", "GB/s", 2}, {"round_trips_per_s", "transfers/s", 0}};
@@ -123,6 +137,14 @@ Scenario RemoteDma(const MeshParams& p) {
   s.cases.push_back(
       MakeTransportCase(g, kTcp, [=] { return NewTcpBulk(bytes, w); }, WindowDriver(w, bytes)));
   s.bars.push_back({absl::StrCat(g, " remote bulk at 80 % of raw TCP or better"), g, kRemote,
+                    kTcp, "gb_per_s", false, 0.8});
+  const std::string gv = g + " over veth";
+  s.cases.push_back(MakeTransportCase(
+      gv, kRemote, [=] { return NewSessionDmaWrite(bytes, w, MeshShape::kTwoNamespaces); },
+      WindowDriver(w, bytes)));
+  s.cases.push_back(MakeTransportCase(gv, kTcp, [=] { return NewTcpBulk(bytes, w, true); },
+                                      WindowDriver(w, bytes)));
+  s.bars.push_back({absl::StrCat(gv, ": remote bulk at 80 % of raw TCP or better"), gv, kRemote,
                     kTcp, "gb_per_s", false, 0.8});
   return s;
 }

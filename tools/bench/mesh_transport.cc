@@ -17,6 +17,7 @@
 #include "syslink/syslink.h"
 #include "tests/harness.h"
 #include "tools/bench/bulk.h"
+#include "tools/bench/netns.h"
 #include "tools/bench/syslink_io.h"
 
 namespace bench {
@@ -35,20 +36,31 @@ class MeshCluster {
 
   absl::Status Start() {
     const std::string& d = dir_.path();
+    const bool veth = shape_ == MeshShape::kTwoNamespaces;
+    if (veth) {
+      if (absl::Status s = veth_.Create(); !s.ok()) return s;
+    }
     if (shape_ == MeshShape::kOneNode) {
       service_ = std::make_unique<Meshd>(d, "n1", "", "", "INFO");
       if (!service_->Start()) return absl::InternalError("meshd n1 did not start: " + service_->ReadLog());
       return absl::OkStatus();
     }
     const std::string key = testing_harness::WriteClusterKey(d, "bench-cluster-key-0123456789abcdef");
-    const std::string mesh = "mesh { listen_address: \"127.0.0.1:0\" cluster_key_file: \"" + key +
+    // Over veth, b listens on its side's address and a dials it there.
+    const std::string b_address = veth ? veth_.address(1) : "127.0.0.1";
+    const std::string mesh = "mesh { cluster_key_file: \"" + key +
                              "\" heartbeat_interval_ms: 200 dead_interval_ms: 2000";
-    service_ = std::make_unique<Meshd>(d, "b", mesh + " }", "", "INFO");
+    service_ = std::make_unique<Meshd>(
+        d, "b", mesh + " listen_address: \"" + b_address + ":0\" }", "", "INFO");
+    if (veth) service_->SetNetns(veth_.ns(1));
     if (!service_->Start()) return absl::InternalError("meshd b did not start: " + service_->ReadLog());
     client_ = std::make_unique<Meshd>(
         d, "a",
-        mesh + " peers { address: \"127.0.0.1:" + std::to_string(service_->MeshPort()) + "\" } }",
+        mesh + " listen_address: \"" + (veth ? veth_.address(0) : "127.0.0.1") +
+            ":0\" peers { address: \"" + b_address + ":" + std::to_string(service_->MeshPort()) +
+            "\" } }",
         "", "INFO");
+    if (veth) client_->SetNetns(veth_.ns(0));
     if (!client_->Start()) return absl::InternalError("meshd a did not start: " + client_->ReadLog());
     // Until a has a route to b, a CONNECT there is EHOSTUNREACH; after, a
     // service that does not exist yet is ECONNREFUSED.
@@ -82,6 +94,7 @@ class MeshCluster {
  private:
   const MeshShape shape_;
   TempDir dir_;
+  VethPair veth_;  // (kTwoNamespaces; removed after the meshds, declared first)
   std::unique_ptr<Meshd> service_, client_;  // (SIGKILLed when this goes)
 };
 

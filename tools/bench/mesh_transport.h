@@ -6,6 +6,7 @@
 //
 //   one node:   client ──session (direct socket pair)── service      meshd n1 brokers
 //   two nodes:  client ── meshd a ══TCP loopback══ meshd b ── service
+//   two namespaces: the same with meshd a and b in namespaces joined by veth
 #ifndef TOOLS_BENCH_MESH_TRANSPORT_H_
 #define TOOLS_BENCH_MESH_TRANSPORT_H_
 
@@ -19,6 +20,8 @@ namespace bench {
 enum class MeshShape {
   kOneNode,   // a local session: meshd introduces, then steps aside
   kTwoNodes,  // a remote session: relayed by two meshds over loopback TCP
+  kTwoNamespaces,  // the same, each meshd in its own network namespace,
+                   // joined by a veth pair (skipped where that cannot be made)
 };
 
 // Requests of BYTES (BuildMessage()) on a session to a service that echoes

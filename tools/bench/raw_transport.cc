@@ -1,5 +1,7 @@
 #include "tools/bench/raw_transport.h"
 
+#include <arpa/inet.h>
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -15,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/unique_fd.h"
 #include "tools/bench/bulk.h"
+#include "tools/bench/netns.h"
 
 namespace bench {
 namespace {
@@ -356,12 +359,13 @@ class ProcessVmReadv : public Transport {
 
 // --- TCP over loopback -----------------------------------------------------
 
-// 127.0.0.1:PORT.
-struct sockaddr_in Loopback(uint16_t port) {
+// ADDRESS:PORT (dotted IPv4); "" is 127.0.0.1.
+struct sockaddr_in Inet(const std::string& address, uint16_t port) {
   struct sockaddr_in a = {};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (!address.empty()) inet_pton(AF_INET, address.c_str(), &a.sin_addr);
   return a;
 }
 
@@ -445,24 +449,36 @@ absl::Status WriteFull(int fd, const void* p, size_t n) {
   return WriteFull(fd, &iov, 1);
 }
 
-// A TCP socket listening on 127.0.0.1 at a port the kernel picks, made in
-// the orchestrator: both children inherit it, and the client knows the
-// port.
+// A TCP socket listening on 127.0.0.1 (or, over VETH, on the server side's
+// address in its namespace) at a port the kernel picks, made in the
+// orchestrator: both children inherit it, and the client knows the port.
 class TcpListener {
  public:
   // Binds port 0 and listens. BUFFER_BYTES > 0 raises SO_SNDBUF and
   // SO_RCVBUF to it (before listen(), so that the window scale covers them;
-  // accepted connections inherit them).
-  absl::Status Listen(size_t buffer_bytes) {
+  // accepted connections inherit them). VETH (if not null, and alive until
+  // Connect) puts the listener in its server side and the client in the
+  // other.
+  absl::Status Listen(size_t buffer_bytes, const VethPair* veth = nullptr) {
+    veth_ = veth;
+    if (veth != nullptr) {
+      server_address_ = veth->address(1);
+      return veth->In(1, [&] { return ListenHere(buffer_bytes); });
+    }
+    return ListenHere(buffer_bytes);
+  }
+
+ private:
+  absl::Status ListenHere(size_t buffer_bytes) {
     fd_.reset(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd_.ok()) return ErrnoStatus("socket", errno);
     if (buffer_bytes > 0) {
       absl::Status s = RaiseBuffers(fd_.get(), buffer_bytes);
       if (!s.ok()) return s;
     }
-    struct sockaddr_in a = Loopback(0);
+    struct sockaddr_in a = Inet(server_address_, 0);
     if (bind(fd_.get(), reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0) {
-      return ErrnoStatus("bind(127.0.0.1:0)", errno);
+      return ErrnoStatus("bind", errno);
     }
     if (listen(fd_.get(), 1) != 0) return ErrnoStatus("listen", errno);
     socklen_t len = sizeof a;
@@ -473,6 +489,7 @@ class TcpListener {
     return absl::OkStatus();
   }
 
+ public:
   // In the server: waits for the client's connection and accepts it, with
   // TCP_NODELAY, then closes the listening socket. Returns an empty UniqueFd
   // if the client process exited (STOP_FD readable) without connecting: its
@@ -500,12 +517,16 @@ class TcpListener {
   // raised to it.
   absl::StatusOr<UniqueFd> Connect(size_t buffer_bytes) {
     fd_.reset();
-    UniqueFd conn(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!conn.ok()) return ErrnoStatus("socket", errno);
+    UniqueFd conn;
+    auto make = [&] {
+      conn.reset(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      return conn.ok() ? absl::OkStatus() : ErrnoStatus("socket", errno);
+    };
+    if (absl::Status s = veth_ != nullptr ? veth_->In(0, make) : make(); !s.ok()) return s;
     absl::Status s = SetNoDelay(conn.get());
     if (s.ok() && buffer_bytes > 0) s = RaiseBuffers(conn.get(), buffer_bytes);
     if (!s.ok()) return s;
-    const struct sockaddr_in a = Loopback(port_);
+    const struct sockaddr_in a = Inet(server_address_, port_);
     int err = 0;
     if (connect(conn.get(), reinterpret_cast<const struct sockaddr*>(&a), sizeof a) != 0) {
       err = errno;
@@ -522,7 +543,8 @@ class TcpListener {
       }
     }
     if (err != 0) {
-      return ErrnoStatus(absl::StrCat("connect(127.0.0.1:", port_, ")").c_str(), err);
+      return ErrnoStatus(absl::StrCat("connect(", server_address_.empty() ? "127.0.0.1" : server_address_,
+                                      ":", port_, ")").c_str(), err);
     }
     return conn;
   }
@@ -533,6 +555,8 @@ class TcpListener {
  private:
   UniqueFd fd_;
   uint16_t port_ = 0;
+  const VethPair* veth_ = nullptr;
+  std::string server_address_;  // "" for 127.0.0.1
 };
 
 class TcpEchoClient : public MsgClient {
@@ -562,13 +586,16 @@ class TcpEchoClient : public MsgClient {
 
 class TcpEcho : public Transport {
  public:
-  explicit TcpEcho(size_t bytes) : bytes_(bytes) {}
+  TcpEcho(size_t bytes, bool veth) : bytes_(bytes), use_veth_(veth) {}
 
   absl::Status Prepare() override {
     if (bytes_ < kMinMessageBytes || bytes_ > kMaxMessageBytes || bytes_ % 8 != 0) {
       return absl::InvalidArgumentError("bad size");
     }
-    return listener_.Listen(0);
+    if (use_veth_) {
+      if (absl::Status s = veth_.Create(); !s.ok()) return s;
+    }
+    return listener_.Listen(0, use_veth_ ? &veth_ : nullptr);
   }
   void CloseInParent() override { listener_.Close(); }
 
@@ -596,6 +623,8 @@ class TcpEcho : public Transport {
 
  private:
   const size_t bytes_;
+  const bool use_veth_;
+  VethPair veth_;  // (before the listener, which points at it)
   TcpListener listener_;
 };
 
@@ -631,13 +660,16 @@ class TcpBulkClient : public MsgClient {
 
 class TcpBulk : public Transport {
  public:
-  TcpBulk(size_t bytes, int window) : bytes_(bytes), window_(window) {}
+  TcpBulk(size_t bytes, int window, bool veth) : bytes_(bytes), window_(window), use_veth_(veth) {}
 
   absl::Status Prepare() override {
     if (bytes_ < kMinBulkBytes || window_ < 1) return absl::InvalidArgumentError("bad size");
+    if (use_veth_) {
+      if (absl::Status s = veth_.Create(); !s.ok()) return s;
+    }
     // Room for the window's requests plus the kernel's overhead.
     buffer_bytes_ = static_cast<size_t>(window_) * (bytes_ + 4096) + 65536;
-    return listener_.Listen(buffer_bytes_);
+    return listener_.Listen(buffer_bytes_, use_veth_ ? &veth_ : nullptr);
   }
   void CloseInParent() override { listener_.Close(); }
 
@@ -677,7 +709,9 @@ class TcpBulk : public Transport {
  private:
   const size_t bytes_;
   const int window_;
+  const bool use_veth_;
   size_t buffer_bytes_ = 0;  // SO_SNDBUF/SO_RCVBUF of both ends, set by Prepare()
+  VethPair veth_;
   TcpListener listener_;
 };
 
@@ -692,9 +726,11 @@ std::unique_ptr<Transport> NewSocketpairBulk(size_t bytes, int window) {
 std::unique_ptr<Transport> NewProcessVmReadv(size_t bytes, int window) {
   return std::make_unique<ProcessVmReadv>(bytes, window);
 }
-std::unique_ptr<Transport> NewTcpEcho(size_t bytes) { return std::make_unique<TcpEcho>(bytes); }
-std::unique_ptr<Transport> NewTcpBulk(size_t bytes, int window) {
-  return std::make_unique<TcpBulk>(bytes, window);
+std::unique_ptr<Transport> NewTcpEcho(size_t bytes, bool veth) {
+  return std::make_unique<TcpEcho>(bytes, veth);
+}
+std::unique_ptr<Transport> NewTcpBulk(size_t bytes, int window, bool veth) {
+  return std::make_unique<TcpBulk>(bytes, window, veth);
 }
 
 }  // namespace bench

@@ -40,15 +40,17 @@ std::unique_ptr<Transport> NewProcessVmReadv(size_t bytes, int window);
 
 // The client writes the same BYTES message as NewSyslinkEcho, the server
 // reads exactly BYTES and writes them back; the client reads the BYTES of
-// the echo. BYTES is a message size BuildMessage() accepts.
-std::unique_ptr<Transport> NewTcpEcho(size_t bytes);
+// the echo. BYTES is a message size BuildMessage() accepts. With VETH the
+// two processes are in two network namespaces joined by a veth pair
+// (VethPair, netns.h; the case is skipped where that cannot be made).
+std::unique_ptr<Transport> NewTcpEcho(size_t bytes, bool veth = false);
 
 // NewSocketpairBulk over TCP: each request is a 32-byte header (carrying the
 // id) and the BYTES of data from one of WINDOW buffers, written with one
 // writev(); the server reads both into its own buffer and replies with a
 // 32-byte header. SO_SNDBUF and SO_RCVBUF are raised so WINDOW requests fit
-// in flight.
-std::unique_ptr<Transport> NewTcpBulk(size_t bytes, int window);
+// in flight. VETH as for NewTcpEcho.
+std::unique_ptr<Transport> NewTcpBulk(size_t bytes, int window, bool veth = false);
 
 }  // namespace bench
 

@@ -22,7 +22,11 @@ Case MakeTransportCase(std::string group, std::string variant, TransportFactory 
     absl::Status s = t->Prepare();
     if (!s.ok()) {
       Measurement m;
-      m.set_error(s.ToString());
+      if (IsSkipped(s)) {
+        m.set_skipped(std::string(s.message()));
+      } else {
+        m.set_error(s.ToString());
+      }
       return m;
     }
     return RunClientServer(
