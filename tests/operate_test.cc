@@ -271,13 +271,33 @@ TEST_F(Operate, EveryObjectAsJsonAndTables) {
   EXPECT_EQ(bcounters.regions().reads(), 1u);
   EXPECT_EQ(bcounters.regions().bytes_read(), 4096u);
 
-  // Tables: a header row and one row per item.
+  // Tables: every object, each showing what is live right now.
   r = Ctl(a_ctl_ + " nodes");
   ASSERT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("NAME"), std::string::npos);
   EXPECT_NE(r.out.find("reachable"), std::string::npos);
   r = Ctl(b_ctl_ + " links");
   EXPECT_NE(r.out.find("established"), std::string::npos);
+  char sessid_hex[32];
+  snprintf(sessid_hex, sizeof sessid_hex, "%016llx", static_cast<unsigned long long>(st.sessid));
+  const struct {
+    const std::string* ctl;
+    const char* object;
+    std::string want;  // a live value the table must show
+  } tables[] = {
+      {&a_ctl_, "status", "2 of 2 reachable"},
+      {&a_ctl_, "routes", "b"},
+      {&a_ctl_, "sessions", sessid_hex},
+      {&b_ctl_, "services", "meshd.regions"},
+      {&b_ctl_, "regions", "r-"},
+      {&b_ctl_, "sfbuf", "misses"},
+      {&b_ctl_, "stats", "regions.reads"},
+  };
+  for (const auto& t : tables) {
+    r = Ctl(*t.ctl + " " + t.object);
+    EXPECT_EQ(r.status, 0) << t.object << ":\n" << r.out;
+    EXPECT_NE(r.out.find(t.want), std::string::npos) << t.object << ":\n" << r.out;
+  }
 
   // ping and trace across the mesh.
   r = Ctl(a_ctl_ + " ping b -c 2 -i 10ms");
