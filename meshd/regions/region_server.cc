@@ -28,12 +28,9 @@ constexpr int kReadBatch = 64;
 
 struct RegionServer::Session {
   uint64_t sessid = 0;
-  std::string peer_node;
-  int32_t peer_pid = 0;
   std::shared_ptr<Link> link;
   uv_poll_t* poll = nullptr;
   int poll_events = 0;
-  uint64_t ops = 0;
   // A reply the socket had no room for; reading waits until it is sent.
   bool waiting = false;
   region::Request req;
@@ -153,8 +150,6 @@ void RegionServer::OpenSession(const Message& open, common::UniqueFd fd) {
   opts.defer_dma = true;
   auto s = std::make_unique<Session>();
   s->sessid = open.sessid;
-  s->peer_node = open.node;
-  s->peer_pid = open.peer_pid;
   s->link = std::make_shared<Link>(raw, opts);
   s->poll = new uv_poll_t;
   uv_poll_init(loop_, s->poll, raw);
@@ -238,7 +233,6 @@ bool RegionServer::Serve(Session* s, const unsigned char* msg, size_t len, uint3
   uint32_t length = 0;
   RegionTable::Region* r = nullptr;
   counters_.ops++;
-  s->ops++;
   if (err != 0) {
     table_->CountMalformed();
     req.msgid = h.sm_msgid;
@@ -315,12 +309,6 @@ void RegionServer::CloseSession(Session* s, int why) {
   ended.sessid = sessid;
   ended.why = why;
   Defer([this, ended] { broker_->OnRequest(this, ended, common::UniqueFd()); });
-}
-
-std::vector<RegionServer::SessionInfo> RegionServer::Sessions() const {
-  std::vector<SessionInfo> out;
-  for (const auto& [id, s] : sessions_) out.push_back({id, s->peer_node, s->peer_pid, s->ops});
-  return out;
 }
 
 }  // namespace meshd

@@ -48,12 +48,6 @@ class RegionServer : public Client, public RegionRequests {
     uint64_t dma_bytes_copied = 0;  // user-space copies of region bytes here
     uint64_t sfbuf_failures = 0;    // operations refused for want of mappings
   };
-  struct SessionInfo {
-    uint64_t sessid;
-    std::string peer_node;  // "" for a local peer
-    int32_t peer_pid;
-    uint64_t ops;
-  };
 
   RegionServer(uv_loop_t* loop, Broker* broker, RegionTable* table,
                libsyslink::SfBufCache* sfbuf, TimerFactory timers);
@@ -80,7 +74,6 @@ class RegionServer : public Client, public RegionRequests {
   void ClientGone(Client* c) override;
 
   const Counters& counters() const { return counters_; }
-  std::vector<SessionInfo> Sessions() const;
 
  private:
   struct Session;
