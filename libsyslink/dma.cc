@@ -411,21 +411,13 @@ int MakeCopyPipev(const struct iovec* src, int n, int* read_fd, bool* as_memfd) 
 }
 
 size_t DrainPipe(int fd, void* dst, size_t len) {
-  // A peer that bypasses the library could keep the write end open: never
-  // wait for it.
-  const int fl = fcntl(fd, F_GETFL);
-  if (fl >= 0 && !(fl & O_NONBLOCK)) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = read(fd, static_cast<char*>(dst) + done, len - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  return done;
+  const struct iovec v = {dst, len};
+  return DrainPipev(fd, &v, 1);
 }
 
 size_t DrainPipev(int fd, const struct iovec* dst, int n) {
+  // A peer that bypasses the library could keep the write end open: never
+  // wait for it.
   const int fl = fcntl(fd, F_GETFL);
   if (fl >= 0 && !(fl & O_NONBLOCK)) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
   std::vector<struct iovec> left(dst, dst + n);

@@ -37,42 +37,6 @@ DeferredDma TakeDeferredDma() {
   return d;
 }
 
-int DeferredDma::CopyTo(const struct iovec* dst, int n) {
-  size_t total = 0;
-  for (int i = 0; i < n; i++) total += dst[i].iov_len;
-  if (total != bytes_) return EINVAL;
-  int err = 0;
-  if (map_ != nullptr) {
-    const char* src = map_->addr + offset_;
-    for (int i = 0; i < n; i++) {
-      memcpy(dst[i].iov_base, src, dst[i].iov_len);
-      src += dst[i].iov_len;
-    }
-  } else if (one_off_) {
-    uint64_t at = offset_;
-    for (int i = 0; i < n && err == 0; i++) {
-      size_t done = 0;
-      while (done < dst[i].iov_len) {
-        ssize_t r = pread(fd_.get(), static_cast<char*>(dst[i].iov_base) + done,
-                          dst[i].iov_len - done, static_cast<off_t>(at + done));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-          err = EINVAL;
-          break;
-        }
-        done += static_cast<size_t>(r);
-      }
-      at += dst[i].iov_len;
-    }
-  } else if (fd_.ok()) {
-    if (DrainPipev(fd_.get(), dst, n) != bytes_) err = EINVAL;
-  } else if (bytes_ > 0) {
-    err = EINVAL;
-  }
-  *this = DeferredDma();
-  return err;
-}
-
 namespace {
 
 // Header fields of a message that may sit at any alignment in a caller's
@@ -97,18 +61,26 @@ bool ValidCarrier(Carrier c) {
   return false;
 }
 
-// Reads LEN bytes at OFFSET of one-off memfd FD (kFlagCopy: a copy made
-// for this message) into DST. Returns 0 or EINVAL.
-int ReadOneOff(int fd, uint64_t offset, void* dst, size_t len) {
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = pread(fd, static_cast<char*>(dst) + done, len - done,
-                      static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return EINVAL;
-    done += static_cast<size_t>(n);
+// Reads the bytes at OFFSET of one-off memfd FD (kFlagCopy: a copy made
+// for this message) into DST[0..N). Returns 0 or EINVAL.
+int ReadOneOffv(int fd, uint64_t offset, const struct iovec* dst, int n) {
+  for (int i = 0; i < n; i++) {
+    size_t done = 0;
+    while (done < dst[i].iov_len) {
+      ssize_t r = pread(fd, static_cast<char*>(dst[i].iov_base) + done, dst[i].iov_len - done,
+                        static_cast<off_t>(offset + done));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return EINVAL;
+      done += static_cast<size_t>(r);
+    }
+    offset += dst[i].iov_len;
   }
   return 0;
+}
+
+int ReadOneOff(int fd, uint64_t offset, void* dst, size_t len) {
+  const struct iovec v = {dst, len};
+  return ReadOneOffv(fd, offset, &v, 1);
 }
 
 }  // namespace
@@ -116,6 +88,29 @@ int ReadOneOff(int fd, uint64_t offset, void* dst, size_t len) {
 namespace {
 std::atomic<uint64_t> next_serial{1};
 }  // namespace
+
+int DeferredDma::CopyTo(const struct iovec* dst, int n) {
+  size_t total = 0;
+  for (int i = 0; i < n; i++) total += dst[i].iov_len;
+  if (total != bytes_) return EINVAL;
+  int err = 0;
+  if (map_ != nullptr) {
+    const char* src = map_->addr + offset_;
+    for (int i = 0; i < n; i++) {
+      memcpy(dst[i].iov_base, src, dst[i].iov_len);
+      src += dst[i].iov_len;
+    }
+  } else if (one_off_) {
+    err = ReadOneOffv(fd_.get(), offset_, dst, n);
+  } else if (fd_.ok()) {
+    if (DrainPipev(fd_.get(), dst, n) != bytes_) err = EINVAL;
+  } else if (bytes_ > 0) {
+    err = EINVAL;
+  }
+  *this = DeferredDma();
+  return err;
+}
+
 
 Link::Link(int fd, Options options)
     : fd_(fd),
@@ -694,20 +689,24 @@ ssize_t Link::AcceptCommand(Packet* pkt, const struct iovec* iov, int iovcnt) {
 // ---------------------------------------------------------------------------
 // Writing
 
+int Link::Stage(const struct iovec& iov0, unsigned char* buf) {
+  const size_t len = iov0.iov_len;
+  if (len > SL_MAXSIZE) return -EFBIG;
+  if (iov0.iov_base == nullptr) return -EFAULT;
+  if (shutdown_) return -EBADF;
+  memcpy(buf, iov0.iov_base, len);
+  return -sl_msg_validate(buf, len);
+}
+
 ssize_t Link::Write(const struct iovec* iov, int iovcnt) {
   if (iov == nullptr || iovcnt < 1 || iovcnt > 2) return -EINVAL;
-  const size_t len = iov[0].iov_len;
-  if (len > SL_MAXSIZE) return -EFBIG;
-  if (iov[0].iov_base == nullptr) return -EFAULT;
-  if (shutdown_) return -EBADF;
   // Work on a copy: the transport sets sm_sessid and sm_rlabel, and a
   // reversed-byte-order message is swapped; the caller's buffer is const.
   // The frame goes in front of the message, so the packet is one piece.
   alignas(8) unsigned char packet[sizeof(LocalFrame) + SL_MAXSIZE];
   unsigned char* buf = packet + sizeof(LocalFrame);
-  memcpy(buf, iov[0].iov_base, len);
-  const int err = sl_msg_validate(buf, len);
-  if (err != 0) return -err;
+  if (const int err = Stage(iov[0], buf); err != 0) return err;
+  const size_t len = iov[0].iov_len;
   auto* msg = reinterpret_cast<struct syslink_msg*>(buf);
   const struct iovec* dma = iovcnt == 2 ? &iov[1] : nullptr;
   if (msg->sm_proto == SMPROTO_PAD) {
@@ -726,11 +725,8 @@ ssize_t Link::Write(const struct iovec* iov, int iovcnt) {
 }
 
 ssize_t Link::WriteReplyGather(const struct iovec& iov0, const struct iovec* dma, int ndma) {
-  const size_t len = iov0.iov_len;
-  if (len > SL_MAXSIZE) return -EFBIG;
-  if (iov0.iov_base == nullptr || (ndma > 0 && dma == nullptr)) return -EFAULT;
   if (ndma < 0) return -EINVAL;
-  if (shutdown_) return -EBADF;
+  if (ndma > 0 && dma == nullptr) return -EFAULT;
   size_t total = 0;
   for (int i = 0; i < ndma; i++) {
     if (dma[i].iov_base == nullptr && dma[i].iov_len > 0) return -EFAULT;
@@ -739,13 +735,11 @@ ssize_t Link::WriteReplyGather(const struct iovec& iov0, const struct iovec* dma
   if (total > SL_DMA_MAX) return -EFBIG;
   alignas(8) unsigned char packet[sizeof(LocalFrame) + SL_MAXSIZE];
   unsigned char* buf = packet + sizeof(LocalFrame);
-  memcpy(buf, iov0.iov_base, len);
-  const int err = sl_msg_validate(buf, len);
-  if (err != 0) return -err;
+  if (const int err = Stage(iov0, buf); err != 0) return err;
   auto* msg = reinterpret_cast<struct syslink_msg*>(buf);
   if (!(msg->sm_proto & SM_PROTO_REPLY)) return -EINVAL;
   msg->sm_sessid = options_.sessid;
-  return WriteReply(msg, len, dma, ndma);
+  return WriteReply(msg, iov0.iov_len, dma, ndma);
 }
 
 ssize_t Link::WriteCommand(struct syslink_msg* msg, size_t len,

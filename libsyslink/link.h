@@ -189,6 +189,9 @@ class Link : public Endpoint,
   // Delivers the next synthesized reply (or end-of-file); false if neither.
   bool TakeSynthesized(const struct iovec& iov0, ssize_t* result);
 
+  // Copies message IOV0 into BUF (which has a LocalFrame's room in front)
+  // and validates it. Returns 0 or -errno (EFBIG, EFAULT, EBADF, EINVAL).
+  int Stage(const struct iovec& iov0, unsigned char* buf);
   ssize_t WriteCommand(struct syslink_msg* msg, size_t len, const struct iovec* dma);
   // DMA: NDMA pieces (0: no data; nullptr/0 and a zero-length piece
   // differ only in that the latter is allowed on DMAR replies alone).

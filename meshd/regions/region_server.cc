@@ -212,10 +212,8 @@ void RegionServer::ReadSession(Session* s) {
       return;
     }
     const uint32_t room = libsyslink::ThreadDmarRoom();
+    // (Only commands arrive: we send none, so the Link drops any reply.)
     DeferredDma data = libsyslink::TakeDeferredDma();
-    struct syslink_msg h;
-    memcpy(&h, msg, sizeof h);
-    if (h.sm_proto & SM_PROTO_REPLY) continue;  // we send no commands: the Link drops these
     if (!Serve(s, msg, static_cast<size_t>(r), room, std::move(data))) {
       s->waiting = true;
       UpdatePoll(s);
