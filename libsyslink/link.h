@@ -47,6 +47,11 @@ class DeferredDma {
   // Once only. Returns 0, or EINVAL when the data was not where the peer
   // said (a short pipe, a memfd read error): DST then holds garbage.
   int CopyTo(const struct iovec* dst, int n);
+  // The data where it is, in the originator's shared buffer (mapped; the
+  // mapping lives as long as a copy of mapping()), or nullptr when it
+  // travels in a pipe or a one-off copy and only CopyTo() can get it.
+  const char* mapped() const { return map_ != nullptr ? map_->addr + offset_ : nullptr; }
+  std::shared_ptr<const void> mapping() const { return map_; }
 
  private:
   friend class Link;

@@ -29,7 +29,7 @@ class MeshGlue : public MeshPort, public MeshNode::Handler {
   }
   std::string NameOf(uint64_t node) const override;
   uint64_t NextHop(uint64_t node) const override { return node_->NextHop(node); }
-  bool SendData(uint64_t link, std::string payload) override {
+  bool SendData(uint64_t link, mesh::DataPayload payload) override {
     return node_->SendData(link, std::move(payload));
   }
   bool Congested(uint64_t link) const override { return node_->Congested(link); }

@@ -42,65 +42,80 @@ FrameDecoder::FrameDecoder(uint32_t max_payload_bytes) : max_payload_bytes_(max_
 
 int FrameDecoder::NextBuffers(struct iovec iov[2]) {
   assert(error_ == ProtocolError::kNone);
+  const size_t room = read_ahead_ ? kReadAheadBytes : kFrameHeaderBytes;
   if (!in_payload_) {
-    iov[0].iov_base = header_ + header_got_;
-    iov[0].iov_len = kFrameHeaderBytes - header_got_;
+    assert(staged_ < kFrameHeaderBytes);
+    iov[0].iov_base = stage_ + staged_;
+    iov[0].iov_len = room - staged_;
     return 1;
   }
-  // The payload is never empty here (empty frames complete in StartFrame),
-  // and the next header has not been started.
-  assert(payload_got_ < payload_.size() && header_got_ == 0);
+  // The payload is never empty here (empty frames complete at once), and
+  // nothing is staged behind it.
+  assert(payload_got_ < payload_.size() && staged_ == 0);
   iov[0].iov_base = payload_.data() + payload_got_;
   iov[0].iov_len = payload_.size() - payload_got_;
-  iov[1].iov_base = header_;
-  iov[1].iov_len = kFrameHeaderBytes;
+  iov[1].iov_base = stage_;
+  iov[1].iov_len = room;
   return 2;
 }
 
-ProtocolError FrameDecoder::StartFrame(std::vector<Frame>* out) {
-  const auto* h = reinterpret_cast<const unsigned char*>(header_);
-  const uint32_t len = static_cast<uint32_t>(h[0]) | (static_cast<uint32_t>(h[1]) << 8) |
-                       (static_cast<uint32_t>(h[2]) << 16) | (static_cast<uint32_t>(h[3]) << 24);
-  header_got_ = 0;
-  if (len > max_payload_bytes_) return error_ = ProtocolError::kFrameTooLarge;
-  if (!IsKnownFrameType(h[4])) return error_ = ProtocolError::kUnknownFrameType;
-  type_ = static_cast<FrameType>(h[4]);
-  if (len == 0) {
-    out->push_back(Frame{type_, std::string()});
-    return ProtocolError::kNone;
+ProtocolError FrameDecoder::ParseStaged(std::vector<Frame>* out) {
+  size_t at = 0;
+  ProtocolError err = ProtocolError::kNone;
+  while (staged_ - at >= kFrameHeaderBytes) {
+    const auto* h = reinterpret_cast<const unsigned char*>(stage_ + at);
+    const uint32_t len = static_cast<uint32_t>(h[0]) | (static_cast<uint32_t>(h[1]) << 8) |
+                         (static_cast<uint32_t>(h[2]) << 16) |
+                         (static_cast<uint32_t>(h[3]) << 24);
+    if (len > max_payload_bytes_) {
+      err = error_ = ProtocolError::kFrameTooLarge;
+      break;
+    }
+    if (!IsKnownFrameType(h[4])) {
+      err = error_ = ProtocolError::kUnknownFrameType;
+      break;
+    }
+    const auto type = static_cast<FrameType>(h[4]);
+    at += kFrameHeaderBytes;
+    const size_t have = staged_ - at;
+    if (len <= have) {
+      out->push_back(Frame{type, std::string(stage_ + at, len)});
+      at += len;
+      continue;
+    }
+    // The frame's own buffer; the socket reads the rest into it.
+    type_ = type;
+    payload_ = std::string();
+    payload_.resize(len);
+    memcpy(payload_.data(), stage_ + at, have);
+    payload_got_ = have;
+    in_payload_ = true;
+    at = staged_;
   }
-  payload_ = std::string();
-  payload_.resize(len);  // the frame's own buffer; the socket reads into it
-  payload_got_ = 0;
-  in_payload_ = true;
-  return ProtocolError::kNone;
+  memmove(stage_, stage_ + at, staged_ - at);
+  staged_ -= at;
+  return err;
 }
 
 ProtocolError FrameDecoder::Commit(size_t n, std::vector<Frame>* out) {
   if (error_ != ProtocolError::kNone) return error_;
-  if (!in_payload_) {
-    // The bytes went into the header.
-    assert(n <= kFrameHeaderBytes - header_got_);
-    header_got_ += n;
-    if (header_got_ == kFrameHeaderBytes) return StartFrame(out);
-    return ProtocolError::kNone;
+  if (in_payload_) {
+    const size_t want = payload_.size() - payload_got_;
+    const size_t into_payload = n < want ? n : want;
+    payload_got_ += into_payload;
+    n -= into_payload;
+    if (payload_got_ < payload_.size()) {
+      assert(n == 0);
+      return ProtocolError::kNone;
+    }
+    out->push_back(Frame{type_, std::move(payload_)});
+    payload_ = std::string();
+    in_payload_ = false;
+    // The rest went into IOV[1], the start of stage_.
   }
-  const size_t want = payload_.size() - payload_got_;
-  const size_t into_payload = n < want ? n : want;
-  payload_got_ += into_payload;
-  n -= into_payload;
-  if (payload_got_ < payload_.size()) {
-    assert(n == 0);
-    return ProtocolError::kNone;
-  }
-  out->push_back(Frame{type_, std::move(payload_)});
-  payload_ = std::string();
-  in_payload_ = false;
-  // The rest went into the next header (IOV[1]).
-  assert(n <= kFrameHeaderBytes);
-  header_got_ = n;
-  if (header_got_ == kFrameHeaderBytes) return StartFrame(out);
-  return ProtocolError::kNone;
+  assert(staged_ + n <= kReadAheadBytes);
+  staged_ += n;
+  return ParseStaged(out);
 }
 
 ProtocolError FrameDecoder::Feed(std::string_view data, std::vector<Frame>* out) {

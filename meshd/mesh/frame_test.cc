@@ -146,6 +146,70 @@ TEST(FrameTest, LimitChangeAppliesToTheNextHeader) {
   EXPECT_EQ(dec.Feed(Header(6, 8), &got), ProtocolError::kFrameTooLarge);
 }
 
+TEST(FrameTest, ReadAheadCutsManyFramesFromOneRead) {
+  FrameDecoder dec(1 << 20);
+  dec.set_read_ahead(true);
+  std::vector<Frame> got;
+  struct iovec iov[2];
+  ASSERT_EQ(dec.NextBuffers(iov), 1);
+  ASSERT_EQ(iov[0].iov_len, kReadAheadBytes);
+  // Three small frames and the start of a large one, in one read.
+  const std::string big(10000, 'B');
+  std::string stream = EncodeFrame(FrameType::kData, "one") +
+                       EncodeFrame(FrameType::kHeartbeat, "") +
+                       EncodeFrame(FrameType::kData, std::string(300, 't')) +
+                       EncodeFrame(FrameType::kData, big) + EncodeFrame(FrameType::kProbe, "p");
+  size_t first = kReadAheadBytes;
+  memcpy(iov[0].iov_base, stream.data(), first);
+  ASSERT_EQ(dec.Commit(first, &got), ProtocolError::kNone);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].payload, "one");
+  EXPECT_EQ(got[1].type, FrameType::kHeartbeat);
+  EXPECT_EQ(got[2].payload, std::string(300, 't'));
+  EXPECT_TRUE(dec.mid_frame());
+  // The rest of the large frame goes straight into its own buffer, with
+  // the read-ahead buffer behind it.
+  ASSERT_EQ(dec.NextBuffers(iov), 2);
+  const size_t rest = stream.size() - first - 6;  // all but the last frame
+  ASSERT_EQ(iov[0].iov_len, rest);
+  ASSERT_EQ(iov[1].iov_len, kReadAheadBytes);
+  char* body = static_cast<char*>(iov[0].iov_base);
+  memcpy(iov[0].iov_base, stream.data() + first, rest);
+  memcpy(iov[1].iov_base, stream.data() + first + rest, 6);
+  ASSERT_EQ(dec.Commit(rest + 6, &got), ProtocolError::kNone);
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(got[3].payload, big);
+  EXPECT_EQ(got[3].payload.data() + got[3].payload.size() - rest, body);
+  EXPECT_EQ(got[4].type, FrameType::kProbe);
+  EXPECT_EQ(got[4].payload, "p");
+  EXPECT_FALSE(dec.mid_frame());
+}
+
+TEST(FrameTest, ReadAheadKeepsPartialHeadersAndChecksEveryHeader) {
+  FrameDecoder dec(100);
+  dec.set_read_ahead(true);
+  std::vector<Frame> got;
+  const std::string s = EncodeFrame(FrameType::kData, "ab") + Header(100, 8);
+  // Every split of the stream gives the same frames.
+  for (size_t cut = 0; cut <= s.size(); cut++) {
+    FrameDecoder d(100);
+    d.set_read_ahead(true);
+    std::vector<Frame> g;
+    ASSERT_EQ(d.Feed(s.substr(0, cut), &g), ProtocolError::kNone);
+    ASSERT_EQ(d.Feed(s.substr(cut), &g), ProtocolError::kNone);
+    ASSERT_EQ(g.size(), 1u);
+    EXPECT_TRUE(d.mid_frame());
+    ASSERT_EQ(d.Feed(std::string(100, 'x'), &g), ProtocolError::kNone);
+    ASSERT_EQ(g.size(), 2u);
+    EXPECT_EQ(g[1].payload, std::string(100, 'x'));
+  }
+  // A bad header after good frames in the same read: those are kept.
+  EXPECT_EQ(dec.Feed(EncodeFrame(FrameType::kData, "ok") + Header(101, 8) + "zzz", &got),
+            ProtocolError::kFrameTooLarge);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(dec.Feed("x", &got), ProtocolError::kFrameTooLarge);
+}
+
 TEST(FrameTest, Names) {
   EXPECT_STREQ(FrameTypeName(FrameType::kHello), "hello");
   EXPECT_STREQ(FrameTypeName(FrameType::kData), "data");

@@ -33,7 +33,8 @@
 namespace meshd {
 namespace mesh {
 
-inline constexpr uint32_t kProtocolVersion = 1;
+// 2: relay MSG frames carry credit in their header's value (protocol.md §4).
+inline constexpr uint32_t kProtocolVersion = 2;
 inline constexpr size_t kNonceBytes = 32;
 inline constexpr size_t kMacBytes = 32;
 // The smallest max_frame_bytes a node may announce (an LSA of 1024

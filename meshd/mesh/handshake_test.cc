@@ -99,8 +99,8 @@ TEST(HandshakeTest, ReplayFromAnotherConnectionIsRefused) {
 TEST(HandshakeTest, VersionMismatch) {
   Handshake d(Handshake::Role::kDialer, 1, "a", kKey, kMax, MakeNonce(1));
   Hello h;
-  h.set_version_min(2);
-  h.set_version_max(5);
+  h.set_version_min(kProtocolVersion + 1);
+  h.set_version_max(kProtocolVersion + 4);
   h.set_node_name("b");
   h.set_node_id(2);
   h.set_nonce(std::string(kNonceBytes, '\x02'));
@@ -109,16 +109,21 @@ TEST(HandshakeTest, VersionMismatch) {
   EXPECT_EQ(d.OnPeerHello(h.SerializeAsString(), &auth), HandshakeFailure::kVersion);
   // A range that includes ours is fine.
   Handshake d2(Handshake::Role::kDialer, 1, "a", kKey, kMax, MakeNonce(1));
-  h.set_version_min(1);
+  h.set_version_min(kProtocolVersion);
   EXPECT_EQ(d2.OnPeerHello(h.SerializeAsString(), &auth), HandshakeFailure::kNone);
-  EXPECT_EQ(d2.version(), 1u);
+  EXPECT_EQ(d2.version(), kProtocolVersion);
+  // A peer that only speaks an older version is refused.
+  Handshake d3(Handshake::Role::kDialer, 1, "a", kKey, kMax, MakeNonce(1));
+  h.set_version_min(1);
+  h.set_version_max(kProtocolVersion - 1);
+  EXPECT_EQ(d3.OnPeerHello(h.SerializeAsString(), &auth), HandshakeFailure::kVersion);
 }
 
 TEST(HandshakeTest, MalformedHellos) {
   auto valid = [] {
     Hello h;
-    h.set_version_min(1);
-    h.set_version_max(1);
+    h.set_version_min(kProtocolVersion);
+    h.set_version_max(kProtocolVersion);
     h.set_node_name("b");
     h.set_node_id(2);
     h.set_nonce(std::string(kNonceBytes, '\x02'));

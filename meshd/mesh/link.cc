@@ -341,6 +341,7 @@ void Link::HandleHandshakeFrame(Frame& frame) {
       last_rx_ms_ = up_since_ms_;
       last_heartbeat_sent_ms_ = 0;
       decoder_.set_max_payload_bytes(config_->max_frame_bytes);
+      decoder_.set_read_ahead(true);  // the limit is final: read many frames at once
       config_->counters->handshakes_ok++;
       UpdatePoll();
       owner_->LinkEstablished(this);
@@ -445,7 +446,7 @@ void Link::SetFrozen(bool frozen) {
   UpdatePoll();
 }
 
-bool Link::SendData(std::string payload) {
+bool Link::SendData(DataPayload payload) {
   if (state_ != LinkState::kEstablished || payload.size() > send_limit_) return false;
   Enqueue(FrameType::kData, std::move(payload), true);
   return !closing();  // over the hard cap: the link (and the frame) went
@@ -457,7 +458,7 @@ void Link::SendControl(FrameType type, std::string payload) {
   Enqueue(type, std::move(payload), false);
 }
 
-void Link::Enqueue(FrameType type, std::string payload, bool data) {
+void Link::Enqueue(FrameType type, DataPayload payload, bool data) {
   const bool was_empty = control_q_.empty() && data_q_.empty();
   std::deque<OutFrame>& q = data ? data_q_ : control_q_;
   q.emplace_back();
@@ -482,17 +483,17 @@ void Link::Flush() {
     struct iovec iov[kMaxIovPerWrite];
     int cnt = 0;
     auto add = [&](const OutFrame& f, size_t offset) {
-      if (offset < kFrameHeaderBytes) {
-        iov[cnt].iov_base = const_cast<char*>(f.header + offset);
-        iov[cnt].iov_len = kFrameHeaderBytes - offset;
+      const std::string_view pieces[] = {{f.header, kFrameHeaderBytes}, f.payload.head,
+                                         f.payload.mid, f.payload.tail};
+      for (std::string_view piece : pieces) {
+        if (offset >= piece.size()) {  // written already, or empty
+          offset -= piece.size();
+          continue;
+        }
+        iov[cnt].iov_base = const_cast<char*>(piece.data() + offset);
+        iov[cnt].iov_len = piece.size() - offset;
         cnt++;
-        offset = kFrameHeaderBytes;
-      }
-      const size_t at = offset - kFrameHeaderBytes;
-      if (at < f.payload.size()) {
-        iov[cnt].iov_base = const_cast<char*>(f.payload.data() + at);
-        iov[cnt].iov_len = f.payload.size() - at;
-        cnt++;
+        offset = 0;
       }
     };
     size_t skip_control = 0, skip_data = 0;
@@ -500,10 +501,10 @@ void Link::Flush() {
       add(head_is_data_ ? data_q_.front() : control_q_.front(), head_offset_);
       (head_is_data_ ? skip_data : skip_control) = 1;
     }
-    for (size_t i = skip_control; i < control_q_.size() && cnt + 2 <= kMaxIovPerWrite; i++) {
+    for (size_t i = skip_control; i < control_q_.size() && cnt + 4 <= kMaxIovPerWrite; i++) {
       add(control_q_[i], 0);
     }
-    for (size_t i = skip_data; i < data_q_.size() && cnt + 2 <= kMaxIovPerWrite; i++) {
+    for (size_t i = skip_data; i < data_q_.size() && cnt + 4 <= kMaxIovPerWrite; i++) {
       add(data_q_[i], 0);
     }
     struct msghdr mh = {};

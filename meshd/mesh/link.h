@@ -124,7 +124,7 @@ class Link {
   // and PAYLOAD fits the peer's max_frame_bytes. If it takes the unsent
   // bytes over twice max_queued_bytes, the link is closed (kOverflow) and
   // this returns false.
-  bool SendData(std::string payload);
+  bool SendData(DataPayload payload);
   // Queues a control frame (ahead of unstarted DATA frames). Ignored unless
   // the link is in the handshake or established.
   void SendControl(FrameType type, std::string payload);
@@ -189,7 +189,7 @@ class Link {
  private:
   struct OutFrame {
     char header[kFrameHeaderBytes];
-    std::string payload;
+    DataPayload payload{std::string()};  // control frames: head only
     size_t size() const { return kFrameHeaderBytes + payload.size(); }
   };
 
@@ -206,7 +206,7 @@ class Link {
   void HandleHandshakeFrame(Frame& frame);
   void HandleHeartbeat(const std::string& payload);
   bool TakeControlToken();
-  void Enqueue(FrameType type, std::string payload, bool data);
+  void Enqueue(FrameType type, DataPayload payload, bool data);
   void Advance(size_t n);
   void UpdatePoll();
   uint64_t NowMs() const;

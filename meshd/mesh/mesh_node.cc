@@ -738,7 +738,7 @@ NodeId MeshNode::Impl::PeerOf(LinkId id) const {
   return l != nullptr && l->established() ? l->peer_id() : 0;
 }
 
-bool MeshNode::Impl::SendData(LinkId id, std::string payload) {
+bool MeshNode::Impl::SendData(LinkId id, mesh::DataPayload payload) {
   Link* l = FindLink(id);
   const size_t n = payload.size();
   if (l == nullptr || !l->SendData(std::move(payload))) {
@@ -823,7 +823,7 @@ std::optional<NodeId> MeshNode::Resolve(std::string_view name) const { return im
 LinkId MeshNode::NextHop(NodeId dst) const { return impl_->NextHop(dst); }
 bool MeshNode::Reachable(NodeId dst) const { return impl_->Reachable(dst); }
 NodeId MeshNode::PeerOf(LinkId link) const { return impl_->PeerOf(link); }
-bool MeshNode::SendData(LinkId link, std::string payload) {
+bool MeshNode::SendData(LinkId link, mesh::DataPayload payload) {
   return impl_->SendData(link, std::move(payload));
 }
 bool MeshNode::Congested(LinkId link) const { return impl_->Congested(link); }

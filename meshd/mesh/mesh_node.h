@@ -43,6 +43,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "meshd/mesh/frame.h"
 #include "meshd/mesh/mesh_types.h"
 
 namespace meshd {
@@ -152,7 +153,9 @@ class MeshNode {
   // is true until it drains below half, then OnLinkWritable(). Callers must
   // stop sending on a congested link; a frame that would take it over twice
   // the limit closes the link instead (OnLinkDown; SendData returns false).
-  bool SendData(LinkId link, std::string payload);
+  // A payload's borrowed middle (DataPayload::mid) is written from where it
+  // lives, with its owner held until then.
+  bool SendData(LinkId link, mesh::DataPayload payload);
   bool Congested(LinkId link) const;
   // Backpressure from above: stop/resume reading LINK (TCP then pushes back
   // on the peer). After PauseRead (even from inside OnData) no OnData for

@@ -46,7 +46,7 @@ class MeshNode::Impl : public mesh::Link::Owner {
   LinkId NextHop(NodeId dst) const;
   bool Reachable(NodeId dst) const;
   NodeId PeerOf(LinkId link) const;
-  bool SendData(LinkId link, std::string payload);
+  bool SendData(LinkId link, mesh::DataPayload payload);
   bool Congested(LinkId link) const;
   void SetReadPaused(LinkId link, bool paused);
   void Ping(NodeId dst, std::function<void(absl::StatusOr<absl::Duration>)> done,

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "meshd/mesh/frame.h"
+
 namespace meshd {
 
 class MeshPort {
@@ -25,7 +27,7 @@ class MeshPort {
   // The link toward NODE, or 0 if unreachable.
   virtual uint64_t NextHop(uint64_t node) const = 0;
   // Queues PAYLOAD on LINK. False if the link is gone (nothing sent).
-  virtual bool SendData(uint64_t link, std::string payload) = 0;
+  virtual bool SendData(uint64_t link, mesh::DataPayload payload) = 0;
   // True while LINK has more queued than it should: stop feeding it until
   // the Relay's OnLinkWritable(LINK).
   virtual bool Congested(uint64_t link) const = 0;

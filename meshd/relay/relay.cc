@@ -23,9 +23,14 @@ constexpr int kDefaultOpenTimeoutMs = 10000;
 // meshd's own Links: the window bounds what is in flight, not these.
 constexpr size_t kLinkQuota = 16u << 20;
 constexpr size_t kLinkDmaQuota = 256u << 20;
-// DMA messages smaller than this are copied into a right-sized frame rather
-// than sending the 128 KiB read buffer.
+// DMAW data at least this large goes to the mesh socket straight from the
+// local process's shared buffer; smaller data is copied into the frame (a
+// copy that costs less than the extra iovec and the reference held).
 constexpr size_t kMoveFrameMin = 16384;
+// Credit for delivered messages rides back on the next MSG this edge sends
+// (a reply, usually within microseconds); a CREDIT frame carries what is
+// still owed after this long, or at once past a quarter of the window.
+constexpr uint64_t kCreditDelayMs = 1;
 
 struct PollData {
   Relay* relay;
@@ -62,6 +67,8 @@ struct Relay::Edge {
   // Flow control.
   uint64_t window_used = 0;  // sent toward the far edge, not yet credited
   uint64_t to_credit = 0;    // delivered locally, not yet credited back
+  std::unique_ptr<Timer> credit_timer;  // sends to_credit if no MSG took it
+  bool credit_armed = false;
   bool read_blocked = false;
   bool want_write = false;
   std::deque<std::string> to_local;
@@ -69,7 +76,6 @@ struct Relay::Edge {
   // Commands we wrote into the local socket with DMAR: where the reply's
   // data lands (a frame, so it travels on without another copy).
   absl::flat_hash_map<uint64_t, std::string> reply_frames;
-  std::string read_frame;  // receives the next local DMAW data in place
   int close_why = 0;
   uint64_t msgs_in = 0, msgs_out = 0;
 
@@ -92,7 +98,7 @@ Relay::~Relay() {
   }
 }
 
-bool Relay::SendOn(uint64_t link, std::string payload) {
+bool Relay::SendOn(uint64_t link, mesh::DataPayload payload) {
   if (!mesh_->SendData(link, std::move(payload))) return false;
   counters_.frames_out++;
   return true;
@@ -344,6 +350,9 @@ void Relay::OnEdgeFrame(Edge* e, const RelayFrame& f, std::string payload) {
         return;
       }
       if (e->state != Edge::State::kOpen) return;  // closing: dropped
+      // The credit it carries back for what we sent (0: none).
+      const bool credited = f.value != 0 && e->window_used > 0;
+      e->window_used -= std::min<uint64_t>(e->window_used, f.value);
       e->msgs_in++;
       e->to_local_bytes += payload.size();
       e->to_local.push_back(std::move(payload));
@@ -355,7 +364,8 @@ void Relay::OnEdgeFrame(Edge* e, const RelayFrame& f, std::string payload) {
         Teardown(e, ECONNABORTED, true);
         return;
       }
-      FlushLocal(e);
+      FlushLocal(e);  // an open edge stays open through FlushLocal
+      if (credited && e->read_blocked) ReadLocal(e);
       return;
     }
     case RelayType::kCredit:
@@ -389,6 +399,7 @@ void Relay::StartLocal(Edge* e) {
   opts.sessid = e->sessid;
   opts.death_errno = ECONNRESET;
   opts.copy_out = true;
+  opts.defer_dma = true;  // DMAW data goes out from where the process put it
   e->local = std::make_shared<Link>(fd, opts);
   e->local->SetQuota(kLinkQuota, kLinkDmaQuota);
   e->state = Edge::State::kOpen;
@@ -435,13 +446,10 @@ void Relay::ReadLocal(Edge* e) {
       return;
     }
     e->read_blocked = false;
-    if (e->read_frame.size() != kMsgDmaOffset + SL_DMA_MAX) {
-      e->read_frame.assign(kMsgDmaOffset + SL_DMA_MAX, '\0');
-    }
     alignas(8) unsigned char msg[SL_MAXSIZE];
-    struct iovec iov[2] = {{msg, SL_MAXSIZE},
-                           {e->read_frame.data() + kMsgDmaOffset, SL_DMA_MAX}};
-    const ssize_t r = e->local->ReadWithFlags(iov, 2, MSG_DONTWAIT);
+    struct iovec iov = {msg, SL_MAXSIZE};
+    // defer_dma: a command's DMAW data stays where the process put it.
+    const ssize_t r = e->local->ReadWithFlags(&iov, 1, MSG_DONTWAIT);
     if (r == -EAGAIN) break;
     if (r == 0) {
       // The local process is gone; the replies its Link synthesized for
@@ -457,26 +465,55 @@ void Relay::ReadLocal(Edge* e) {
     const uint32_t room = libsyslink::ThreadDmarRoom();
     const std::string_view m(reinterpret_cast<const char*>(msg), static_cast<size_t>(r));
     const struct syslink_msg h = Header(m);
-    std::string frame;
+    // What we delivered and owe the far edge credit for rides along.
+    const uint32_t credit = static_cast<uint32_t>(e->to_credit);
+    e->to_credit = 0;
+    const uint8_t flags = e->out_flags();
+    mesh::DataPayload frame{std::string()};
+    size_t copied = 0;  // DMA bytes copied here in user space
     if (h.sm_proto & SM_PROTO_REPLY) {
       auto it = e->reply_frames.find(h.sm_msgid);
       if (it != e->reply_frames.end()) {
         // Its data (if any) is already in this frame.
-        frame = std::move(it->second);
+        frame.head = std::move(it->second);
         e->reply_frames.erase(it);
-        FinishMsg(&frame, e->sessid, e->out_flags(), m, static_cast<uint32_t>(dma), 0);
+        FinishMsg(&frame.head, e->sessid, flags, m, static_cast<uint32_t>(dma), 0, credit);
+        copied = dma;  // by the Link, into the frame
       } else {
-        frame = EncodeMsg(e->sessid, e->out_flags(), m, {}, 0);
+        frame.head = EncodeMsg(e->sessid, flags, m, {}, 0, credit);
       }
-    } else if (dma >= kMoveFrameMin) {
-      frame = std::move(e->read_frame);
-      e->read_frame.clear();
-      FinishMsg(&frame, e->sessid, e->out_flags(), m, static_cast<uint32_t>(dma), room);
+    } else if (dma > 0) {
+      libsyslink::DeferredDma data = libsyslink::TakeDeferredDma();
+      const char* in_place = data.mapped();
+      if (in_place != nullptr && dma >= kMoveFrameMin) {
+        // The process's shared buffer goes to the socket as it is: it must
+        // stay intact until the reply anyway (SPEC §4).
+        frame = mesh::DataPayload(EncodeMsgHead(e->sessid, flags, m.size(),
+                                                static_cast<uint32_t>(dma), room, credit),
+                                  std::string_view(in_place, dma), data.mapping(),
+                                  std::string(m));
+      } else if (in_place != nullptr) {
+        frame.head = EncodeMsg(e->sessid, flags, m, std::string_view(in_place, dma), room, credit);
+        copied = dma;
+      } else {
+        // In a pipe (or a one-off copy): read it into the frame.
+        frame.head.reserve(kMsgDmaOffset + dma + m.size());
+        frame.head.resize(kMsgDmaOffset + dma);
+        const struct iovec dst = {frame.head.data() + kMsgDmaOffset, dma};
+        if (data.CopyTo(&dst, 1) != 0) {
+          common::Log(common::LogLevel::kWarn, "relay",
+                      "DMA data not where the local process said: session torn down")
+              .Kv("sessid", common::Hex(e->sessid));
+          Teardown(e, ECONNABORTED, true);
+          return;
+        }
+        FinishMsg(&frame.head, e->sessid, flags, m, static_cast<uint32_t>(dma), room, credit);
+        copied = dma;
+      }
     } else {
-      frame = EncodeMsg(e->sessid, e->out_flags(), m,
-                        std::string_view(e->read_frame.data() + kMsgDmaOffset, dma), room);
+      frame.head = EncodeMsg(e->sessid, flags, m, {}, room, credit);
     }
-    counters_.dma_bytes_copied += dma;  // local pipe/memfd -> frame (once)
+    counters_.dma_bytes_copied += copied;
     counters_.dma_bytes_to_mesh += dma;
     counters_.msgs_to_mesh++;
     e->msgs_out++;
@@ -548,13 +585,27 @@ void Relay::FlushLocal(Edge* e) {
     e->want_write = false;
     UpdatePoll(e);
   }
-  SendCredit(e, e->to_local.empty());
+  SendCredit(e, false);
   if (e->state == Edge::State::kClosing && e->to_local.empty()) FinishTeardown(e);
 }
 
-void Relay::SendCredit(Edge* e, bool force) {
+void Relay::SendCredit(Edge* e, bool now) {
   if (e->to_credit == 0 || e->state == Edge::State::kClosing) return;
-  if (!force && e->to_credit < options_.window_bytes / 4) return;
+  if (!now && e->to_credit < options_.window_bytes / 4) {
+    // Most likely the next MSG this edge sends takes it along.
+    if (!e->credit_armed) {
+      if (e->credit_timer == nullptr) e->credit_timer = timers_();
+      e->credit_armed = true;
+      const uint64_t sessid = e->sessid;
+      e->credit_timer->Start(kCreditDelayMs, [this, sessid] {
+        auto it = edges_.find(sessid);
+        if (it == edges_.end()) return;
+        it->second->credit_armed = false;
+        SendCredit(it->second.get(), true);
+      });
+    }
+    return;
+  }
   // Credit travels toward the far edge, like this edge's own frames.
   SendOn(e->link, EncodeControl(RelayType::kCredit, e->sessid,
                                 static_cast<uint32_t>(e->to_credit), e->out_flags()));

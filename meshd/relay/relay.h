@@ -29,15 +29,19 @@
 // Flow control: each direction of a session has a window (bytes of kMsg
 // payload sent and not yet credited). An edge stops reading its local
 // socket when the window is full or the first link is congested; the
-// receiving edge returns credit as it delivers. A transit meshd whose
+// receiving edge returns credit for what it delivered on its next message
+// the other way (a reply, usually), or in a CREDIT frame after 1 ms or a
+// quarter of the window. A transit meshd whose
 // outgoing link is congested pauses reading the incoming link (TCP pushes
 // back). So a slow service slows its clients; no meshd buffers without
 // bound.
 //
-// DMA: data is copied once per meshd: from the local process's pipe or
-// memfd into the outgoing frame (client edge), from the incoming frame into
-// a pipe or the process's shared memfd (service edge); transit meshds
-// forward frames without copying them.
+// DMA: a command's data in the local process's shared buffer (a memfd from
+// syslink_dma_alloc) is written to the mesh socket from that buffer, not
+// copied (it must stay intact until the reply anyway); data in a pipe is
+// read into the frame (one copy). Arriving data is copied once, from the
+// frame into a pipe or the process's shared memfd. Transit meshds forward
+// frames without copying them.
 #ifndef MESHD_RELAY_RELAY_H_
 #define MESHD_RELAY_RELAY_H_
 
@@ -135,14 +139,17 @@ class Relay : public RemoteSessions {
   static void OnLocalEvent(uv_poll_t* h, int status, int events);
   void ReadLocal(Edge* e);
   void FlushLocal(Edge* e);
-  void SendCredit(Edge* e, bool force);
+  // Returns the credit E owes the far edge: NOW, or once past a quarter of
+  // the window, in a CREDIT frame; otherwise it waits (kCreditDelayMs at
+  // most) for the next MSG from E to carry it.
+  void SendCredit(Edge* e, bool now);
   // Ends E: tells the far side (if FAR), says goodbye(WHY) locally after
   // flushing what is queued (bounded by drain_timeout_ms), frees E.
   void Teardown(Edge* e, int why, bool far);
   void FinishTeardown(Edge* e);
   void Destroy(Edge* e);
   void FailOpen(Edge* e, int error);
-  bool SendOn(uint64_t link, std::string payload);
+  bool SendOn(uint64_t link, mesh::DataPayload payload);
 
   uv_loop_t* const loop_;
   const Options options_;

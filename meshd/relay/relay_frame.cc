@@ -55,26 +55,41 @@ std::string EncodeControl(RelayType type, uint64_t sessid, uint32_t value, uint8
   return out;
 }
 
-void FinishMsg(std::string* frame, uint64_t sessid, uint8_t flags, std::string_view msg,
-               uint32_t dma_bytes, uint32_t dmar_room) {
-  frame->resize(kMsgDmaOffset + dma_bytes);
-  char* p = frame->data();
-  PutHeader(p, RelayType::kMsg, flags, 0, sessid);
+namespace {
+
+void PutMsgHead(char* p, uint64_t sessid, uint8_t flags, size_t msg_len, uint32_t dma_bytes,
+                uint32_t dmar_room, uint32_t credit) {
+  PutHeader(p, RelayType::kMsg, flags, credit, sessid);
   PutU32(p + kRelayHeaderBytes, dma_bytes);
   PutU32(p + kRelayHeaderBytes + 4, dmar_room);
-  PutU16(p + kRelayHeaderBytes + 8, static_cast<uint16_t>(msg.size()));
+  PutU16(p + kRelayHeaderBytes + 8, static_cast<uint16_t>(msg_len));
   PutU16(p + kRelayHeaderBytes + 10, 0);
   PutU32(p + kRelayHeaderBytes + 12, 0);
+}
+
+}  // namespace
+
+std::string EncodeMsgHead(uint64_t sessid, uint8_t flags, size_t msg_len, uint32_t dma_bytes,
+                          uint32_t dmar_room, uint32_t credit) {
+  std::string out(kMsgDmaOffset, '\0');
+  PutMsgHead(out.data(), sessid, flags, msg_len, dma_bytes, dmar_room, credit);
+  return out;
+}
+
+void FinishMsg(std::string* frame, uint64_t sessid, uint8_t flags, std::string_view msg,
+               uint32_t dma_bytes, uint32_t dmar_room, uint32_t credit) {
+  frame->resize(kMsgDmaOffset + dma_bytes);
+  PutMsgHead(frame->data(), sessid, flags, msg.size(), dma_bytes, dmar_room, credit);
   frame->append(msg.data(), msg.size());
 }
 
 std::string EncodeMsg(uint64_t sessid, uint8_t flags, std::string_view msg,
-                      std::string_view dma, uint32_t dmar_room) {
+                      std::string_view dma, uint32_t dmar_room, uint32_t credit) {
   std::string out;
   out.reserve(kMsgDmaOffset + dma.size() + msg.size());
   out.resize(kMsgDmaOffset);
   out.append(dma.data(), dma.size());
-  FinishMsg(&out, sessid, flags, msg, static_cast<uint32_t>(dma.size()), dmar_room);
+  FinishMsg(&out, sessid, flags, msg, static_cast<uint32_t>(dma.size()), dmar_room, credit);
   return out;
 }
 
@@ -106,7 +121,7 @@ bool DecodeRelay(std::string_view payload, RelayFrame* out) {
       break;
     }
     case RelayType::kMsg: {
-      if ((f.flags & ~kToClient) != 0 || f.value != 0) return false;
+      if ((f.flags & ~kToClient) != 0) return false;  // value: piggybacked credit
       if (body.size() < kMsgMetaBytes) return false;
       f.dma_bytes = GetU32(body.data());
       f.dmar_room = GetU32(body.data() + 4);

@@ -6,7 +6,8 @@
 //   u8  type      kOpen, kOpenReply, kMsg, kCredit, kClose
 //   u8  flags     kMsg/kCredit: kToClient (else toward the service)
 //   u16 reserved  0
-//   u32 value     kOpenReply: errno; kCredit: bytes; kClose: why (errno)
+//   u32 value     kOpenReply: errno; kCredit and kMsg: bytes credited back
+//                 to the receiver's window (kMsg: 0 for none); kClose: why
 //   u64 sessid
 //
 // followed by, for
@@ -56,16 +57,24 @@ struct RelayFrame {
   std::string_view msg;
 };
 
-// Encoders. EncodeMsg lays out header, meta, DMA data and message.
+// Encoders. EncodeMsg lays out header, meta, DMA data and message; CREDIT
+// rides in the header's value (flow control piggybacked on the messages
+// going the other way, as TCP does with acks).
 std::string EncodeOpen(uint64_t sessid, const relay::RelayOpen& open);
 std::string EncodeControl(RelayType type, uint64_t sessid, uint32_t value, uint8_t flags = 0);
 std::string EncodeMsg(uint64_t sessid, uint8_t flags, std::string_view msg,
-                      std::string_view dma, uint32_t dmar_room);
+                      std::string_view dma, uint32_t dmar_room, uint32_t credit = 0);
 // Fills in header and meta of a kMsg FRAME whose DMA data (DMA_BYTES) was
 // already written at kMsgDmaOffset, then appends MSG. FRAME must have been
 // sized to at least kMsgDmaOffset + DMA_BYTES.
 void FinishMsg(std::string* frame, uint64_t sessid, uint8_t flags, std::string_view msg,
-               uint32_t dma_bytes, uint32_t dmar_room);
+               uint32_t dma_bytes, uint32_t dmar_room, uint32_t credit = 0);
+
+// The first kMsgDmaOffset bytes of a kMsg frame (header and meta), for a
+// sender that sends the DMA_BYTES of data and the MSG_LEN-byte message
+// after them from where they are.
+std::string EncodeMsgHead(uint64_t sessid, uint8_t flags, size_t msg_len, uint32_t dma_bytes,
+                          uint32_t dmar_room, uint32_t credit);
 
 // Decodes PAYLOAD (which must outlive OUT's views). Checks the type, the
 // reserved fields, the sizes (dma_bytes and dmar_room at most SL_DMA_MAX,

@@ -35,6 +35,25 @@ TEST(RelayFrame, MsgRoundTrip) {
   EXPECT_EQ(f.dmar_room, 8192u);
   EXPECT_EQ(f.dma, dma);
   EXPECT_EQ(f.msg, msg);
+  EXPECT_EQ(f.value, 0u);  // no credit
+}
+
+TEST(RelayFrame, MsgCarriesCredit) {
+  const std::string msg = AMessage(40);
+  RelayFrame f;
+  ASSERT_TRUE(DecodeRelay(EncodeMsg(77, 0, msg, {}, 0, 123456), &f));
+  EXPECT_EQ(f.value, 123456u);
+  std::string frame(kMsgDmaOffset + 10, 'y');
+  FinishMsg(&frame, 9, kToClient, msg, 10, 0, 99);
+  ASSERT_TRUE(DecodeRelay(frame, &f));
+  EXPECT_EQ(f.value, 99u);
+  EXPECT_EQ(f.dma, std::string(10, 'y'));
+  // Head, data and message sent from three places make the same frame.
+  const std::string dma(3000, 'z');
+  const std::string parts = EncodeMsgHead(9, kToClient, msg.size(), 3000, 64, 7) + dma + msg;
+  ASSERT_TRUE(DecodeRelay(parts, &f));
+  EXPECT_EQ(parts, EncodeMsg(9, kToClient, msg, dma, 64, 7));
+  EXPECT_EQ(f.dmar_room, 64u);
 }
 
 TEST(RelayFrame, FinishMsgInPlace) {

@@ -48,9 +48,12 @@ class FakeMesh {
     uint64_t NextHop(uint64_t node) const override {
       return node != id_ && (node == 1 || node == 2) && !mesh_->cut_ ? 7 : 0;
     }
-    bool SendData(uint64_t link, std::string payload) override {
+    bool SendData(uint64_t link, mesh::DataPayload payload) override {
       if (link != 7 || mesh_->cut_) return false;
-      mesh_->Deliver(id_ == 1 ? 2 : 1, std::move(payload));
+      std::string bytes = std::move(payload.head);
+      bytes.append(payload.mid);
+      bytes += payload.tail;
+      mesh_->Deliver(id_ == 1 ? 2 : 1, std::move(bytes));
       return true;
     }
     bool Congested(uint64_t) const override { return false; }

@@ -36,6 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view stream(reinterpret_cast<const char*>(data + 1), size - 1);
 
   FrameDecoder dec(kMaxPayload);
+  dec.set_read_ahead(cut & 0x80);  // both ways of reading the stream
   std::vector<Frame> frames;
   ProtocolError err = ProtocolError::kNone;
   size_t at = 0;
