@@ -771,8 +771,7 @@ ssize_t Link::WriteCommand(struct syslink_msg* msg, size_t len,
     // The reply's data will be written here: no mapped view may cover it.
     if (dmar) DmaBuffers::Get().DropViews(dma->iov_base, dlen);
     uint64_t offset, id;
-    if (!options_.copy_out &&
-        DmaBuffers::Get().Find(dma->iov_base, dlen, dmar, &memfd, &offset, &id)) {
+    if (DmaBuffers::Get().Find(dma->iov_base, dlen, dmar, &memfd, &offset, &id)) {
       f.carrier = Carrier::kMemfd;
       f.dma_offset = offset;
       p.dmar_direct = dmar;

@@ -77,9 +77,11 @@ class Link : public Endpoint,
     // own (-1), or another descriptor's (a Listener's, for its sessions,
     // whose sockets are always non-blocking).
     int nonblock_fd = -1;
-    // meshd's relay links: DMA data this side sends is always copied into
-    // the pipe (never pinned by vmsplice, never shared as a memfd), so the
-    // buffer may be reused at once and need not be page-aligned.
+    // meshd's relay links: DMA data this side sends from ordinary memory is
+    // copied into the pipe (never pinned by vmsplice), so that memory may be
+    // reused at once and need not be page-aligned. Data in a
+    // syslink_dma_alloc() buffer is still shared as a memfd (its owner keeps
+    // it intact until the reply).
     bool copy_out = false;
     // meshd's region server: the DMAW data of a command read is not copied
     // into iov[1] (which may be absent) but left for TakeDeferredDma().

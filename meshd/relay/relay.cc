@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "libsyslink/dma.h"
 
 namespace meshd {
 
@@ -31,6 +32,41 @@ constexpr size_t kMoveFrameMin = 16384;
 // (a reply, usually within microseconds); a CREDIT frame carries what is
 // still owed after this long, or at once past a quarter of the window.
 constexpr uint64_t kCreditDelayMs = 1;
+// Large DMAW data arriving for the local process is copied into a slot of a
+// ring shared with it (a syslink_dma_alloc() buffer: its memfd crosses the
+// socket once) instead of into a new pipe per message. A slot is reused
+// once the command's reply came back; a ring left unused this long is
+// given back.
+constexpr int kRingSlots = 8;
+constexpr uint64_t kRingIdleMs = 1000;
+
+// Slots of SL_DMA_MAX bytes in one shared buffer.
+class DmaRing {
+ public:
+  DmaRing() : base_(static_cast<char*>(libsyslink::DmaBuffers::Get().Alloc(
+                  size_t{kRingSlots} * SL_DMA_MAX))) {}
+  ~DmaRing() {
+    if (base_ != nullptr) libsyslink::DmaBuffers::Get().Free(base_);
+  }
+  DmaRing(const DmaRing&) = delete;
+  DmaRing& operator=(const DmaRing&) = delete;
+
+  bool ok() const { return base_ != nullptr; }
+  // A free slot's index, or -1.
+  int Take() {
+    if (free_ == 0) return -1;
+    const int i = __builtin_ctz(free_);
+    free_ &= ~(1u << i);
+    return i;
+  }
+  void Give(int i) { free_ |= 1u << i; }
+  bool idle() const { return free_ == (1u << kRingSlots) - 1; }
+  char* slot(int i) const { return base_ + static_cast<size_t>(i) * SL_DMA_MAX; }
+
+ private:
+  char* const base_;
+  uint32_t free_ = (1u << kRingSlots) - 1;
+};
 
 struct PollData {
   Relay* relay;
@@ -76,6 +112,11 @@ struct Relay::Edge {
   // Commands we wrote into the local socket with DMAR: where the reply's
   // data lands (a frame, so it travels on without another copy).
   absl::flat_hash_map<uint64_t, std::string> reply_frames;
+  // Commands we wrote into the local socket with their data in a ring
+  // slot: msgid -> slot, given back at the reply.
+  std::unique_ptr<DmaRing> ring;
+  absl::flat_hash_map<uint64_t, int> ring_slots;
+  std::unique_ptr<Timer> ring_timer;  // gives an idle ring back
   int close_why = 0;
   uint64_t msgs_in = 0, msgs_out = 0;
 
@@ -472,6 +513,7 @@ void Relay::ReadLocal(Edge* e) {
     mesh::DataPayload frame{std::string()};
     size_t copied = 0;  // DMA bytes copied here in user space
     if (h.sm_proto & SM_PROTO_REPLY) {
+      if (!e->ring_slots.empty()) ReleaseSlot(e, h.sm_msgid);
       auto it = e->reply_frames.find(h.sm_msgid);
       if (it != e->reply_frames.end()) {
         // Its data (if any) is already in this frame.
@@ -553,7 +595,26 @@ void Relay::FlushLocal(Edge* e) {
       iov[1] = {const_cast<char*>(f.dma.data()), f.dma.size()};
       iovcnt = 2;
     }
+    int slot = -1;
+    if (dmaw && !dmar && f.dma_bytes >= kMoveFrameMin) {
+      // Into the shared ring (else, if it is full, into a pipe as it is).
+      if (e->ring == nullptr) {
+        auto ring = std::make_unique<DmaRing>();
+        if (ring->ok()) e->ring = std::move(ring);
+      }
+      if (e->ring != nullptr && (slot = e->ring->Take()) >= 0) {
+        memcpy(e->ring->slot(slot), f.dma.data(), f.dma.size());
+        iov[1].iov_base = e->ring->slot(slot);
+      }
+    }
     const ssize_t r = e->local->Write(iov, iovcnt);
+    if (slot >= 0) {
+      if (r >= 0) {
+        e->ring_slots[h.sm_msgid] = slot;
+      } else {
+        e->ring->Give(slot);
+      }
+    }
     if (r == -EAGAIN) {
       e->want_write = true;
       UpdatePoll(e);
@@ -587,6 +648,22 @@ void Relay::FlushLocal(Edge* e) {
   }
   SendCredit(e, false);
   if (e->state == Edge::State::kClosing && e->to_local.empty()) FinishTeardown(e);
+}
+
+void Relay::ReleaseSlot(Edge* e, uint64_t msgid) {
+  auto it = e->ring_slots.find(msgid);
+  if (it == e->ring_slots.end()) return;
+  e->ring->Give(it->second);
+  e->ring_slots.erase(it);
+  if (!e->ring->idle()) return;
+  if (e->ring_timer == nullptr) e->ring_timer = timers_();
+  const uint64_t sessid = e->sessid;
+  e->ring_timer->Start(kRingIdleMs, [this, sessid] {
+    auto eit = edges_.find(sessid);
+    if (eit == edges_.end()) return;
+    Edge* edge = eit->second.get();
+    if (edge->ring != nullptr && edge->ring->idle()) edge->ring.reset();
+  });
 }
 
 void Relay::SendCredit(Edge* e, bool now) {

@@ -143,6 +143,8 @@ class Relay : public RemoteSessions {
   // the window, in a CREDIT frame; otherwise it waits (kCreditDelayMs at
   // most) for the next MSG from E to carry it.
   void SendCredit(Edge* e, bool now);
+  // Gives back the ring slot that held MSGID's data (its reply came).
+  void ReleaseSlot(Edge* e, uint64_t msgid);
   // Ends E: tells the far side (if FAR), says goodbye(WHY) locally after
   // flushing what is queued (bounded by drain_timeout_ms), frees E.
   void Teardown(Edge* e, int why, bool far);

@@ -29,7 +29,10 @@ namespace meshd {
 namespace {
 
 constexpr sl_proto_t kProto = SM_PROTO_ENCODE(400);
-constexpr sl_cmd_t kEcho = 1, kHold = 2, kPing = 3;
+constexpr sl_cmd_t kEcho = 1, kHold = 2, kPing = 3, kCheck = 4;
+
+// kCheck's data: byte I of command MSGID.
+unsigned char Pattern(size_t i, uint64_t msgid) { return static_cast<unsigned char>(i * 7 + msgid); }
 
 // Two nodes, "A" (id 1) and "B" (id 2), one link (id 7 on both sides).
 class FakeMesh {
@@ -259,6 +262,18 @@ struct Service {
       }
       if ((m.msg.sm_head.se_cmd & SE_CMD_MASK) == kHold) continue;
       const size_t got = syslink_dma_bytes();
+      if ((m.msg.sm_head.se_cmd & SE_CMD_MASK) == kCheck) {
+        // The data must be the pattern, whole: se_aux says.
+        int bad = got == SL_DMA_MAX ? 0 : EMSGSIZE;
+        for (size_t i = 0; i < got && bad == 0; i++) {
+          if (data[i] != Pattern(i, m.msg.sm_msgid)) bad = EBADMSG;
+        }
+        Msg r;
+        sl_msg_init_reply(&m.msg, &r.msg, bad);
+        sl_msg_fini(&r.msg);
+        syslink_write(fd, &r, Len(r));
+        continue;
+      }
       for (size_t i = 0; i < got; i++) data[i]++;
       Msg r;
       sl_msg_init_reply(&m.msg, &r.msg, 0);
@@ -339,6 +354,54 @@ TEST_F(RelayTest, EchoAcrossNodesWithDma) {
   syslink_close(fd);
   ASSERT_TRUE(svc.WaitFor([&] { return svc.closed_why.size() == 1; }));
   EXPECT_EQ(svc.closed_why[0], ECONNRESET);
+}
+
+TEST_F(RelayTest, PipelinedBulkCommandsArriveIntact) {
+  // DMAW commands from shared buffers, more outstanding than the receiving
+  // meshd's ring has slots (the rest go by pipe), each buffer reused as
+  // soon as its reply came: every byte must arrive as sent.
+  const int lfd = Listen("check");
+  ASSERT_GE(lfd, 0);
+  Service svc(lfd);
+  const int fd = Connect("B", "check");
+  ASSERT_GE(fd, 0) << strerror(-fd);
+  constexpr int kWindow = 12, kCommands = 200;
+  std::vector<unsigned char*> bufs;
+  for (int i = 0; i < kWindow; i++) {
+    bufs.push_back(static_cast<unsigned char*>(syslink_dma_alloc(SL_DMA_MAX)));
+    ASSERT_NE(bufs.back(), nullptr);
+  }
+  std::vector<int> free_bufs;
+  for (int i = 0; i < kWindow; i++) free_bufs.push_back(i);
+  std::map<uint64_t, int> in_flight;  // msgid -> buffer
+  int sent = 0, answered = 0;
+  while (answered < kCommands) {
+    while (sent < kCommands && !free_bufs.empty()) {
+      const int b = free_bufs.back();
+      free_bufs.pop_back();
+      const uint64_t id = 1000 + sent;
+      for (size_t i = 0; i < SL_DMA_MAX; i++) bufs[b][i] = Pattern(i, id);
+      Msg c = Command(id, kCheck | SE_CMDF_DMAW);
+      struct iovec iov[2] = {{&c, Len(c)}, {bufs[b], SL_DMA_MAX}};
+      ASSERT_EQ(syslink_writev(fd, iov, 2), static_cast<ssize_t>(Len(c))) << strerror(errno);
+      in_flight[id] = b;
+      sent++;
+    }
+    Msg r;
+    ASSERT_GT(syslink_read(fd, &r, sizeof r), 0) << strerror(errno);
+    ASSERT_TRUE(r.msg.sm_proto & SM_PROTO_REPLY);
+    auto it = in_flight.find(r.msg.sm_msgid);
+    ASSERT_NE(it, in_flight.end());
+    EXPECT_EQ(r.msg.sm_head.se_aux, 0) << "command " << r.msg.sm_msgid;
+    // Scribbling on the buffer after the reply must not matter.
+    memset(bufs[it->second], 0xee, SL_DMA_MAX);
+    free_bufs.push_back(it->second);
+    in_flight.erase(it);
+    answered++;
+  }
+  for (unsigned char* b : bufs) syslink_dma_free(b);
+  syslink_close(fd);
+  ASSERT_TRUE(svc.WaitFor([&] { return svc.closed_why.size() == 1; }));
 }
 
 TEST_F(RelayTest, OpenErrors) {
