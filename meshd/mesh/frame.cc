@@ -3,6 +3,8 @@
 #include <cassert>
 #include <cstring>
 
+#include "common/byte_buffers.h"
+
 namespace meshd {
 namespace mesh {
 
@@ -85,8 +87,7 @@ ProtocolError FrameDecoder::ParseStaged(std::vector<Frame>* out) {
     }
     // The frame's own buffer; the socket reads the rest into it.
     type_ = type;
-    payload_ = std::string();
-    payload_.resize(len);
+    payload_ = common::TakeBuffer(len);
     memcpy(payload_.data(), stage_ + at, have);
     payload_got_ = have;
     in_payload_ = true;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "common/byte_buffers.h"
 #include "common/log.h"
 #include "libsyslink/dma.h"
 
@@ -640,6 +641,7 @@ void Relay::FlushLocal(Edge* e) {
     }
     e->to_local_bytes -= size;
     e->to_credit += size;
+    common::GiveBuffer(std::move(payload));  // unless it went on as a landing
     e->to_local.pop_front();
   }
   if (e->want_write) {
