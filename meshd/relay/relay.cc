@@ -106,6 +106,7 @@ struct Relay::Edge {
   uint64_t to_credit = 0;    // delivered locally, not yet credited back
   std::unique_ptr<Timer> credit_timer;  // sends to_credit if no MSG took it
   bool credit_armed = false;
+  uint64_t credit_armed_msgs = 0;  // msgs_out when it was armed
   bool read_blocked = false;
   bool want_write = false;
   std::deque<std::string> to_local;
@@ -652,6 +653,24 @@ void Relay::FlushLocal(Edge* e) {
   if (e->state == Edge::State::kClosing && e->to_local.empty()) FinishTeardown(e);
 }
 
+void Relay::ArmCredit(Edge* e) {
+  if (e->credit_timer == nullptr) e->credit_timer = timers_();
+  e->credit_armed = true;
+  e->credit_armed_msgs = e->msgs_out;
+  const uint64_t sessid = e->sessid;
+  e->credit_timer->Start(kCreditDelayMs, [this, sessid] {
+    auto it = edges_.find(sessid);
+    if (it == edges_.end()) return;
+    Edge* edge = it->second.get();
+    edge->credit_armed = false;
+    if (edge->to_credit == 0) return;
+    // Messages went out meanwhile, each with the credit owed then: what is
+    // owed now is likely to ride on the next one as well.
+    if (edge->msgs_out != edge->credit_armed_msgs) return ArmCredit(edge);
+    SendCredit(edge, true);
+  });
+}
+
 void Relay::ReleaseSlot(Edge* e, uint64_t msgid) {
   auto it = e->ring_slots.find(msgid);
   if (it == e->ring_slots.end()) return;
@@ -672,17 +691,7 @@ void Relay::SendCredit(Edge* e, bool now) {
   if (e->to_credit == 0 || e->state == Edge::State::kClosing) return;
   if (!now && e->to_credit < options_.window_bytes / 4) {
     // Most likely the next MSG this edge sends takes it along.
-    if (!e->credit_armed) {
-      if (e->credit_timer == nullptr) e->credit_timer = timers_();
-      e->credit_armed = true;
-      const uint64_t sessid = e->sessid;
-      e->credit_timer->Start(kCreditDelayMs, [this, sessid] {
-        auto it = edges_.find(sessid);
-        if (it == edges_.end()) return;
-        it->second->credit_armed = false;
-        SendCredit(it->second.get(), true);
-      });
-    }
+    if (!e->credit_armed) ArmCredit(e);
     return;
   }
   // Credit travels toward the far edge, like this edge's own frames.

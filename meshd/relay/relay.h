@@ -143,6 +143,9 @@ class Relay : public RemoteSessions {
   // the window, in a CREDIT frame; otherwise it waits (kCreditDelayMs at
   // most) for the next MSG from E to carry it.
   void SendCredit(Edge* e, bool now);
+  // Starts E's credit timer: after kCreditDelayMs, what E still owes goes
+  // in a CREDIT frame, unless E sent messages meanwhile (then it waits on).
+  void ArmCredit(Edge* e);
   // Gives back the ring slot that held MSGID's data (its reply came).
   void ReleaseSlot(Edge* e, uint64_t msgid);
   // Ends E: tells the far side (if FAR), says goodbye(WHY) locally after

@@ -260,7 +260,13 @@ struct Service {
         cv.notify_all();
         continue;
       }
-      if ((m.msg.sm_head.se_cmd & SE_CMD_MASK) == kHold) continue;
+      if ((m.msg.sm_head.se_cmd & SE_CMD_MASK) == kHold) {
+        std::lock_guard<std::mutex> l(mu);
+        held++;
+        held_bytes += syslink_dma_bytes();
+        cv.notify_all();
+        continue;
+      }
       const size_t got = syslink_dma_bytes();
       if ((m.msg.sm_head.se_cmd & SE_CMD_MASK) == kCheck) {
         // The data must be the pattern, whole: se_aux says.
@@ -294,6 +300,8 @@ struct Service {
   std::mutex mu;
   std::condition_variable cv;
   int opened = 0;
+  int held = 0;
+  size_t held_bytes = 0;
   std::vector<int> closed_why;
   std::vector<int> ping_replies;
 };
@@ -402,6 +410,31 @@ TEST_F(RelayTest, PipelinedBulkCommandsArriveIntact) {
   for (unsigned char* b : bufs) syslink_dma_free(b);
   syslink_close(fd);
   ASSERT_TRUE(svc.WaitFor([&] { return svc.closed_why.size() == 1; }));
+}
+
+TEST_F(RelayTest, CreditFlowsWithoutReplies) {
+  // Credit usually rides on replies; a service that answers nothing must
+  // still get more than one window (1 MiB) of commands: CREDIT frames.
+  const int lfd = Listen("sink");
+  ASSERT_GE(lfd, 0);
+  Service svc(lfd);
+  const int fd = Connect("B", "sink");
+  ASSERT_GE(fd, 0) << strerror(-fd);
+  ASSERT_EQ(syslink_set_quota(fd, 1 << 20, 8 << 20), 0);
+  constexpr size_t kLen = 64 * 1024;
+  constexpr int kCommands = 48;  // 3 MiB
+  unsigned char* buf = static_cast<unsigned char*>(syslink_dma_alloc(kLen));
+  ASSERT_NE(buf, nullptr);
+  memset(buf, 'h', kLen);
+  for (int i = 0; i < kCommands; i++) {
+    Msg h = Command(9000 + i, kHold | SE_CMDF_DMAW);
+    struct iovec iov[2] = {{&h, Len(h)}, {buf, kLen}};
+    ASSERT_EQ(syslink_writev(fd, iov, 2), static_cast<ssize_t>(Len(h))) << strerror(errno);
+  }
+  ASSERT_TRUE(svc.WaitFor([&] { return svc.held == kCommands; })) << svc.held << " arrived";
+  EXPECT_EQ(svc.held_bytes, kCommands * kLen);
+  syslink_close(fd);
+  syslink_dma_free(buf);
 }
 
 TEST_F(RelayTest, OpenErrors) {
