@@ -108,6 +108,7 @@ struct Relay::Edge {
   bool credit_armed = false;
   uint64_t credit_armed_msgs = 0;  // msgs_out when it was armed
   bool read_blocked = false;
+  uint64_t single_reads = 0;  // wake-ups in a row that found one message
   bool want_write = false;
   std::deque<std::string> to_local;
   size_t to_local_bytes = 0;
@@ -481,8 +482,15 @@ void Relay::OnLocalEvent(uv_poll_t* h, int status, int events) {
 }
 
 void Relay::ReadLocal(Edge* e) {
+  // Request/reply traffic brings one message per wake-up: then one read per
+  // wake-up (the poll reports the socket again if more came), saving the
+  // read that would only say EAGAIN; every 16th wake-up reads on to find
+  // out whether messages come in batches again.
+  const bool one = e->single_reads > 0 && e->single_reads % 16 != 0;
+  int got = 0;
   for (int i = 0; i < 64; i++) {
     if (e->state != Edge::State::kOpen) return;
+    if (one && got == 1) break;
     if (e->window_used >= options_.window_bytes || mesh_->Congested(e->link)) {
       e->read_blocked = true;
       UpdatePoll(e);
@@ -494,6 +502,7 @@ void Relay::ReadLocal(Edge* e) {
     // defer_dma: a command's DMAW data stays where the process put it.
     const ssize_t r = e->local->ReadWithFlags(&iov, 1, MSG_DONTWAIT);
     if (r == -EAGAIN) break;
+    got++;
     if (r == 0) {
       // The local process is gone; the replies its Link synthesized for
       // our commands went out before this.
@@ -567,6 +576,7 @@ void Relay::ReadLocal(Edge* e) {
       return;
     }
   }
+  e->single_reads = got <= 1 ? e->single_reads + 1 : 0;
   UpdatePoll(e);
 }
 
