@@ -40,6 +40,13 @@ class MeshGlue : public MeshPort, public MeshNode::Handler {
   void OnData(LinkId from, NodeId from_node, std::string payload) override {
     relay_->OnData(from, from_node, std::move(payload));
   }
+  mesh::PayloadSplit SplitData(LinkId from, std::string_view first, uint32_t len) override {
+    return relay_->SplitMsg(from, first, len);
+  }
+  void OnSplitData(LinkId from, NodeId from_node, std::string payload,
+                   mesh::PayloadSplit split) override {
+    relay_->OnSplitData(from, from_node, std::move(payload), std::move(split));
+  }
   void OnLinkDown(LinkId link, NodeId peer) override { relay_->OnLinkDown(link); }
   void OnReachability(NodeId node, bool reachable) override {
     relay_->OnReachability(node, reachable);

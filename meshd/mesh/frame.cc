@@ -1,5 +1,6 @@
 #include "meshd/mesh/frame.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 
@@ -42,7 +43,29 @@ std::string EncodeFrame(FrameType type, std::string_view payload) {
 
 FrameDecoder::FrameDecoder(uint32_t max_payload_bytes) : max_payload_bytes_(max_payload_bytes) {}
 
-int FrameDecoder::NextBuffers(struct iovec iov[2]) {
+int FrameDecoder::PayloadBuffers(size_t from, struct iovec* iov) {
+  // Logically [0, len): [0, off) and [off + n, len) are in payload_, one
+  // after the other; [off, off + n) is at split_.where.
+  const size_t off = split_.len > 0 ? split_.offset : payload_len_;
+  const size_t n = split_.len;
+  int cnt = 0;
+  auto add = [&](char* p, size_t len) {
+    if (len == 0) return;
+    iov[cnt].iov_base = p;
+    iov[cnt].iov_len = len;
+    cnt++;
+  };
+  if (from < off) add(payload_.data() + from, off - from);
+  if (from < off + n) {
+    const size_t in = from > off ? from - off : 0;
+    add(split_.where + in, n - in);
+  }
+  const size_t tail_from = std::max(from, off + n);
+  add(payload_.data() + (tail_from - n), payload_len_ - tail_from);
+  return cnt;
+}
+
+int FrameDecoder::NextBuffers(struct iovec iov[kMaxDecoderIov]) {
   assert(error_ == ProtocolError::kNone);
   const size_t room = read_ahead_ ? kReadAheadBytes : kFrameHeaderBytes;
   if (!in_payload_) {
@@ -53,12 +76,11 @@ int FrameDecoder::NextBuffers(struct iovec iov[2]) {
   }
   // The payload is never empty here (empty frames complete at once), and
   // nothing is staged behind it.
-  assert(payload_got_ < payload_.size() && staged_ == 0);
-  iov[0].iov_base = payload_.data() + payload_got_;
-  iov[0].iov_len = payload_.size() - payload_got_;
-  iov[1].iov_base = stage_;
-  iov[1].iov_len = room;
-  return 2;
+  assert(payload_got_ < payload_len_ && staged_ == 0);
+  int cnt = PayloadBuffers(payload_got_, iov);
+  iov[cnt].iov_base = stage_;
+  iov[cnt].iov_len = room;
+  return cnt + 1;
 }
 
 ProtocolError FrameDecoder::ParseStaged(std::vector<Frame>* out) {
@@ -81,14 +103,33 @@ ProtocolError FrameDecoder::ParseStaged(std::vector<Frame>* out) {
     at += kFrameHeaderBytes;
     const size_t have = staged_ - at;
     if (len <= have) {
-      out->push_back(Frame{type, std::string(stage_ + at, len)});
+      out->push_back(Frame{type, std::string(stage_ + at, len), {}});
       at += len;
       continue;
     }
-    // The frame's own buffer; the socket reads the rest into it.
+    // The rest is read into the frame's own buffer (or, split, partly
+    // where the splitter said).
     type_ = type;
-    payload_ = common::TakeBuffer(len);
-    memcpy(payload_.data(), stage_ + at, have);
+    split_ = PayloadSplit();
+    if (splitter_ && type == FrameType::kData && len >= split_min_ && len > have) {
+      PayloadSplit sp = splitter_(std::string_view(stage_ + at, have), len);
+      if (sp.len > 0 && sp.where != nullptr && sp.offset <= len && sp.len <= len - sp.offset) {
+        split_ = std::move(sp);
+      }
+    }
+    payload_len_ = len;
+    payload_ = common::TakeBuffer(len - split_.len);
+    // What came with the header goes where it belongs.
+    struct iovec iov[3];
+    const int cnt = PayloadBuffers(0, iov);
+    size_t left = have;
+    const char* src = stage_ + at;
+    for (int i = 0; i < cnt && left > 0; i++) {
+      const size_t take = std::min(left, iov[i].iov_len);
+      memcpy(iov[i].iov_base, src, take);
+      src += take;
+      left -= take;
+    }
     payload_got_ = have;
     in_payload_ = true;
     at = staged_;
@@ -101,18 +142,19 @@ ProtocolError FrameDecoder::ParseStaged(std::vector<Frame>* out) {
 ProtocolError FrameDecoder::Commit(size_t n, std::vector<Frame>* out) {
   if (error_ != ProtocolError::kNone) return error_;
   if (in_payload_) {
-    const size_t want = payload_.size() - payload_got_;
+    const size_t want = payload_len_ - payload_got_;
     const size_t into_payload = n < want ? n : want;
     payload_got_ += into_payload;
     n -= into_payload;
-    if (payload_got_ < payload_.size()) {
+    if (payload_got_ < payload_len_) {
       assert(n == 0);
       return ProtocolError::kNone;
     }
-    out->push_back(Frame{type_, std::move(payload_)});
+    out->push_back(Frame{type_, std::move(payload_), std::move(split_)});
     payload_ = std::string();
+    split_ = PayloadSplit();
     in_payload_ = false;
-    // The rest went into IOV[1], the start of stage_.
+    // The rest went into the last iovec, the start of stage_.
   }
   assert(staged_ + n <= kReadAheadBytes);
   staged_ += n;
@@ -121,7 +163,7 @@ ProtocolError FrameDecoder::Commit(size_t n, std::vector<Frame>* out) {
 
 ProtocolError FrameDecoder::Feed(std::string_view data, std::vector<Frame>* out) {
   while (error_ == ProtocolError::kNone && !data.empty()) {
-    struct iovec iov[2];
+    struct iovec iov[kMaxDecoderIov];
     const int cnt = NextBuffers(iov);
     size_t n = 0;
     for (int i = 0; i < cnt && !data.empty(); i++) {

@@ -10,7 +10,7 @@
 //   FrameDecoder dec(/*max_payload_bytes=*/1 << 20);
 //   std::vector<Frame> frames;
 //   for (;;) {
-//     struct iovec iov[2];
+//     struct iovec iov[kMaxDecoderIov];
 //     int n = dec.NextBuffers(iov);
 //     ssize_t got = readv(fd, iov, n);
 //     if (got <= 0) break;
@@ -28,6 +28,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -42,6 +43,10 @@ inline constexpr size_t kFrameHeaderBytes = 5;
 // What the decoder reads past the current frame with read-ahead on: small
 // frames within it are copied out (never more than this of a large one).
 inline constexpr size_t kReadAheadBytes = 2048;
+// DATA frames at least this large are offered to the splitter.
+inline constexpr size_t kSplitMinBytes = 16384;
+// Most iovecs NextBuffers() fills.
+inline constexpr int kMaxDecoderIov = 4;
 
 // The frame types (proto/mesh.proto lists the message each carries).
 enum class FrameType : uint8_t {
@@ -89,9 +94,21 @@ struct DataPayload {
 
 // One decoded frame. Only the type and length were checked: the payload is
 // whatever the peer sent.
+// A part of a DATA frame's payload that the receiver wants somewhere other
+// than the frame's own buffer (FrameDecoder::set_splitter): LEN bytes from
+// OFFSET of the payload go to WHERE, which OWNER keeps valid; OWNER travels
+// with the frame.
+struct PayloadSplit {
+  size_t offset = 0;
+  size_t len = 0;  // 0: not split
+  char* where = nullptr;
+  std::shared_ptr<void> owner;
+};
+
 struct Frame {
   FrameType type;
-  std::string payload;
+  std::string payload;  // all of it; if split, all but the split part
+  PayloadSplit split;
 };
 
 // An incremental frame decoder. Not thread-safe. After an error it stays
@@ -114,15 +131,25 @@ class FrameDecoder {
   // Headers are checked against the limit as soon as they are read, so a
   // link turns it on only once the limit is final (after its handshake).
   void set_read_ahead(bool on) { read_ahead_ = on; }
+  // With read-ahead on, a DATA frame of at least MIN_BYTES is offered to
+  // SPLITTER, with the first bytes of its payload that came with its
+  // header (any number, even 0) and its length: it may name where a part
+  // of the payload goes instead (so that bulk data lands where it belongs
+  // without a copy). A split that does not fit in the payload is ignored.
+  using Splitter = std::function<PayloadSplit(std::string_view first, uint32_t len)>;
+  void set_splitter(Splitter splitter, size_t min_bytes = kSplitMinBytes) {
+    splitter_ = std::move(splitter);
+    split_min_ = min_bytes;
+  }
 
-  // Fills IOV[0] (and IOV[1]) with where the next bytes of the stream go,
-  // and returns how many entries it filled (1 or 2; never 0). While a
-  // payload is being read, IOV[0] is the rest of that payload and IOV[1]
-  // room for what follows (the next header, or the read-ahead buffer), so
+  // Fills IOV with where the next bytes of the stream go, and returns how
+  // many entries it filled (1 to kMaxDecoderIov; never 0). While a payload
+  // is being read, the first entries are the rest of that payload (up to
+  // three pieces if it is split) and the last is room for what follows (the next header, or the read-ahead buffer), so
   // one readv() can finish a frame and start the next. The buffers stay
   // valid until the next Commit() or Feed(). Must not be called after an
   // error.
-  int NextBuffers(struct iovec iov[2]);
+  int NextBuffers(struct iovec iov[kMaxDecoderIov]);
 
   // Accounts for N bytes that were read into the buffers the last
   // NextBuffers() returned (N at most their total size). Appends each frame
@@ -146,17 +173,23 @@ class FrameDecoder {
   // Cuts the frames complete in stage_ out of it, starts the payload of one
   // that is not, and keeps a partial header.
   ProtocolError ParseStaged(std::vector<Frame>* out);
+  // The iovecs of the current payload from byte FROM on (1 to 3).
+  int PayloadBuffers(size_t from, struct iovec* iov);
 
   uint32_t max_payload_bytes_;
   bool read_ahead_ = false;
+  Splitter splitter_;
+  size_t split_min_ = kSplitMinBytes;
   // Bytes read past the last frame and not yet parsed: after Commit(),
   // empty while in_payload_, else less than a header.
   char stage_[kReadAheadBytes];
   size_t staged_ = 0;
   bool in_payload_ = false;  // header done, payload_ being filled
   FrameType type_ = FrameType::kData;
-  std::string payload_;
-  size_t payload_got_ = 0;
+  std::string payload_;   // the payload, or with split_, all but its part
+  size_t payload_len_ = 0;  // the whole payload's length
+  size_t payload_got_ = 0;  // of payload_len_
+  PayloadSplit split_;
   ProtocolError error_ = ProtocolError::kNone;
 };
 

@@ -64,7 +64,7 @@ TEST(FrameTest, BuffersPointIntoTheFramesOwnPayload) {
   // them; this one is bigger.)
   FrameDecoder dec(1 << 20);
   std::vector<Frame> got;
-  struct iovec iov[2];
+  struct iovec iov[kMaxDecoderIov];
   ASSERT_EQ(dec.NextBuffers(iov), 1);
   ASSERT_EQ(iov[0].iov_len, kFrameHeaderBytes);
   const std::string body_bytes(100, 'p');
@@ -150,7 +150,7 @@ TEST(FrameTest, ReadAheadCutsManyFramesFromOneRead) {
   FrameDecoder dec(1 << 20);
   dec.set_read_ahead(true);
   std::vector<Frame> got;
-  struct iovec iov[2];
+  struct iovec iov[kMaxDecoderIov];
   ASSERT_EQ(dec.NextBuffers(iov), 1);
   ASSERT_EQ(iov[0].iov_len, kReadAheadBytes);
   // Three small frames and the start of a large one, in one read.
@@ -208,6 +208,75 @@ TEST(FrameTest, ReadAheadKeepsPartialHeadersAndChecksEveryHeader) {
             ProtocolError::kFrameTooLarge);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(dec.Feed("x", &got), ProtocolError::kFrameTooLarge);
+}
+
+// A splitter that puts LEN bytes from OFFSET of every large frame into a
+// buffer of its own, and records what it was shown.
+struct TestSplitter {
+  size_t offset, len;
+  std::string first_seen;
+  uint32_t len_seen = 0;
+  std::shared_ptr<std::string> buf;
+  FrameDecoder::Splitter Get() {
+    return [this](std::string_view first, uint32_t total) {
+      first_seen = std::string(first);
+      len_seen = total;
+      buf = std::make_shared<std::string>(len, '\0');
+      return PayloadSplit{offset, len, buf->data(), buf};
+    };
+  }
+};
+
+TEST(FrameTest, SplitPutsAPartElsewhereWhateverTheReads) {
+  std::string big(40000, '\0');
+  for (size_t i = 0; i < big.size(); i++) big[i] = static_cast<char>(i * 13);
+  const std::string stream = EncodeFrame(FrameType::kData, "small") +
+                             EncodeFrame(FrameType::kData, big) +
+                             EncodeFrame(FrameType::kData, "after");
+  for (size_t chunk : {size_t{1}, size_t{7}, size_t{100}, size_t{3000}, size_t{100000}}) {
+    FrameDecoder dec(1 << 20);
+    dec.set_read_ahead(true);
+    TestSplitter ts{32, 30000};
+    dec.set_splitter(ts.Get());
+    std::vector<Frame> got;
+    for (size_t at = 0; at < stream.size(); at += chunk) {
+      ASSERT_EQ(dec.Feed(stream.substr(at, chunk), &got), ProtocolError::kNone);
+    }
+    ASSERT_EQ(got.size(), 3u) << chunk;
+    EXPECT_EQ(got[0].split.len, 0u);
+    EXPECT_EQ(got[0].payload, "small");
+    const Frame& f = got[1];
+    ASSERT_EQ(f.split.len, 30000u);
+    EXPECT_EQ(ts.len_seen, big.size());
+    EXPECT_EQ(ts.first_seen, big.substr(0, ts.first_seen.size()));
+    // Head and tail in the frame's own buffer, the middle where asked.
+    EXPECT_EQ(f.payload, big.substr(0, 32) + big.substr(32 + 30000)) << chunk;
+    EXPECT_EQ(std::string(f.split.where, f.split.len), big.substr(32, 30000)) << chunk;
+    EXPECT_EQ(f.split.owner.get(), ts.buf.get());
+    EXPECT_EQ(got[2].payload, "after");
+  }
+}
+
+TEST(FrameTest, SplitsThatDoNotFitAreIgnored) {
+  const std::string big(20000, 'b');
+  FrameDecoder dec(1 << 20);
+  dec.set_read_ahead(true);
+  TestSplitter ts{19000, 2000};  // past the end
+  dec.set_splitter(ts.Get());
+  std::vector<Frame> got;
+  ASSERT_EQ(dec.Feed(EncodeFrame(FrameType::kData, big), &got), ProtocolError::kNone);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].split.len, 0u);
+  EXPECT_EQ(got[0].payload, big);
+  // Small frames and other types are never offered.
+  ts.len_seen = 0;
+  ASSERT_EQ(dec.Feed(EncodeFrame(FrameType::kData, std::string(100, 's')) +
+                         EncodeFrame(FrameType::kLsa, std::string(20000, 'l')),
+                     &got),
+            ProtocolError::kNone);
+  EXPECT_EQ(ts.len_seen, 0u);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[2].payload.size(), 20000u);
 }
 
 TEST(FrameTest, Names) {

@@ -210,7 +210,7 @@ void Link::ReadSome() {
   }
   for (int i = 0; i < kMaxReadsPerWakeup && !closing() && !frozen_; i++) {
     if (Paused()) return;
-    struct iovec iov[2];
+    struct iovec iov[kMaxDecoderIov];
     const int cnt = decoder_.NextBuffers(iov);
     size_t want = 0;
     for (int k = 0; k < cnt; k++) want += iov[k].iov_len;
@@ -342,6 +342,9 @@ void Link::HandleHandshakeFrame(Frame& frame) {
       last_heartbeat_sent_ms_ = 0;
       decoder_.set_max_payload_bytes(config_->max_frame_bytes);
       decoder_.set_read_ahead(true);  // the limit is final: read many frames at once
+      decoder_.set_splitter([this](std::string_view first, uint32_t len) {
+        return owner_->SplitData(this, first, len);
+      });
       config_->counters->handshakes_ok++;
       UpdatePoll();
       owner_->LinkEstablished(this);

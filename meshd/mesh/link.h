@@ -92,6 +92,11 @@ class Link {
     // An established link received an LSA, PROBE or DATA frame. The owner may
     // take FRAME's payload.
     virtual void LinkFrame(Link* link, Frame& frame) = 0;
+    // A large DATA frame is arriving (FrameDecoder::set_splitter): where
+    // part of it should go, if anywhere. Nothing by default.
+    virtual PayloadSplit SplitData(Link* link, std::string_view first, uint32_t len) {
+      return {};
+    }
     // Close() was called: the link carries nothing more. Called once,
     // synchronously; must only record what changed.
     virtual void LinkClosing(Link* link) = 0;

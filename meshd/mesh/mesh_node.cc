@@ -656,12 +656,21 @@ void MeshNode::Impl::LinkEstablished(Link* link) {
   handler_->OnLinkUp(id, peer);
 }
 
+mesh::PayloadSplit MeshNode::Impl::SplitData(Link* link, std::string_view first, uint32_t len) {
+  return handler_->SplitData(link->id(), first, len);
+}
+
 void MeshNode::Impl::LinkFrame(Link* link, mesh::Frame& frame) {
   switch (frame.type) {
     case mesh::FrameType::kData:
       counters_.data_frames_in++;
-      counters_.data_bytes_in += frame.payload.size();
-      handler_->OnData(link->id(), link->peer_id(), std::move(frame.payload));
+      counters_.data_bytes_in += frame.payload.size() + frame.split.len;
+      if (frame.split.len > 0) {
+        handler_->OnSplitData(link->id(), link->peer_id(), std::move(frame.payload),
+                              std::move(frame.split));
+      } else {
+        handler_->OnData(link->id(), link->peer_id(), std::move(frame.payload));
+      }
       return;
     case mesh::FrameType::kLsa: {
       auto it = links_.find(link->id());

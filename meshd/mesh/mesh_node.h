@@ -94,6 +94,21 @@ class MeshNode {
     // A DATA frame arrived on link FROM, whose peer is FROM_NODE. Frames on
     // one link arrive in the order they were sent.
     virtual void OnData(LinkId from, NodeId from_node, std::string payload) = 0;
+    // Bulk data placement: a DATA frame of LEN bytes whose first bytes are
+    // FIRST is arriving on FROM; the handler may name where a part of its
+    // payload should be read to (mesh::PayloadSplit), to receive it there
+    // without a copy. Such a frame then comes to OnSplitData. By default
+    // nothing is split.
+    virtual mesh::PayloadSplit SplitData(LinkId from, std::string_view first, uint32_t len) {
+      return {};
+    }
+    // A DATA frame split as SplitData said: PAYLOAD is all but the part in
+    // SPLIT. By default reassembled for OnData.
+    virtual void OnSplitData(LinkId from, NodeId from_node, std::string payload,
+                             mesh::PayloadSplit split) {
+      payload.insert(split.offset, split.where, split.len);
+      OnData(from, from_node, std::move(payload));
+    }
     // A link to PEER is established (authenticated and admitted).
     virtual void OnLinkUp(LinkId link, NodeId peer) {}
     // LINK is gone (closed by either side, dead interval, protocol error,

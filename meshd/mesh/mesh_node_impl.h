@@ -64,6 +64,7 @@ class MeshNode::Impl : public mesh::Link::Owner {
   HandshakeFailure AdmitPeer(mesh::Link* link) override;
   void LinkEstablished(mesh::Link* link) override;
   void LinkFrame(mesh::Link* link, mesh::Frame& frame) override;
+  mesh::PayloadSplit SplitData(mesh::Link* link, std::string_view first, uint32_t len) override;
   void LinkClosing(mesh::Link* link) override;
   void LinkReleased(mesh::Link* link) override;
   void LinkNeedsService(mesh::Link* link) override;

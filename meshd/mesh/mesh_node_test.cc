@@ -62,6 +62,23 @@ class Recorder : public MeshNode::Handler {
     reach_events++;
   }
   void OnLinkWritable(LinkId link) override { writable.push_back(link); }
+  // With split_len set: every large frame's bytes [100, 100 + split_len)
+  // go to a buffer of their own (then reassembled by the default
+  // OnSplitData, counted in splits).
+  mesh::PayloadSplit SplitData(LinkId from, std::string_view first, uint32_t len) override {
+    if (split_len == 0) return {};
+    split_firsts.push_back(std::string(first));
+    auto buf = std::make_shared<std::string>(split_len, '\0');
+    return mesh::PayloadSplit{100, split_len, buf->data(), buf};
+  }
+  void OnSplitData(LinkId from, NodeId from_node, std::string payload,
+                   mesh::PayloadSplit split) override {
+    splits++;
+    MeshNode::Handler::OnSplitData(from, from_node, std::move(payload), std::move(split));
+  }
+  size_t split_len = 0;
+  int splits = 0;
+  std::vector<std::string> split_firsts;
 
   struct Data {
     LinkId link;
@@ -575,6 +592,27 @@ TEST_F(MeshTest, CongestionThenWritable) {
   EXPECT_FALSE((*a_)->Congested(ab));
   ASSERT_TRUE(RunUntil([&] { return b_->rec.data.size() == sent; }));
   for (const auto& d : b_->rec.data) ASSERT_EQ(d.payload, chunk);
+}
+
+TEST_F(MeshTest, LargeDataFramesAreSplitWhereTheHandlerSays) {
+  MakeLine();
+  const LinkId ab = (*a_)->NextHop(2);
+  b_->rec.split_len = 20000;
+  std::string big(100000, '\0');
+  for (size_t i = 0; i < big.size(); i++) big[i] = static_cast<char>(i * 31 + i / 256);
+  for (int i = 0; i < 10; i++) {
+    ASSERT_TRUE((*a_)->SendData(ab, big));
+    ASSERT_TRUE((*a_)->SendData(ab, "small"));
+  }
+  ASSERT_TRUE(RunUntil([&] { return b_->rec.data.size() == 20; }));
+  EXPECT_EQ(b_->rec.splits, 10);
+  for (size_t i = 0; i < 20; i++) {
+    ASSERT_EQ(b_->rec.data[i].payload, i % 2 == 0 ? big : "small") << i;
+  }
+  // The handler saw the start of each (what came with its header).
+  for (const std::string& first : b_->rec.split_firsts) {
+    EXPECT_EQ(first, big.substr(0, first.size()));
+  }
 }
 
 TEST_F(MeshTest, NothingIsDeliveredWhilePaused) {

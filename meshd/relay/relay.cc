@@ -33,11 +33,12 @@ constexpr size_t kMoveFrameMin = 16384;
 // (a reply, usually within microseconds); a CREDIT frame carries what is
 // still owed after this long, or at once past a quarter of the window.
 constexpr uint64_t kCreditDelayMs = 1;
-// Large DMAW data arriving for the local process is copied into a slot of a
-// ring shared with it (a syslink_dma_alloc() buffer: its memfd crosses the
-// socket once) instead of into a new pipe per message. A slot is reused
-// once the command's reply came back; a ring left unused this long is
-// given back.
+// Large DMA data arriving for the local process lands in a slot of a ring
+// shared with it (a syslink_dma_alloc() buffer: its memfd crosses the
+// socket once), instead of a new pipe per message: read there straight
+// from the mesh socket (the decoder's split), or else copied there. A slot
+// is reused once the command's reply came back; a ring left unused this
+// long is given back.
 constexpr int kRingSlots = 8;
 constexpr uint64_t kRingIdleMs = 1000;
 
@@ -67,6 +68,18 @@ class DmaRing {
  private:
   char* const base_;
   uint32_t free_ = (1u << kRingSlots) - 1;
+};
+
+// A taken slot, given back when the last reference goes: the frame read
+// into it, then the command's entry in Edge::ring_slots until its reply.
+struct RingSlot {
+  RingSlot(std::shared_ptr<DmaRing> r, int i) : ring(std::move(r)), index(i) {}
+  ~RingSlot() { ring->Give(index); }
+  RingSlot(const RingSlot&) = delete;
+  RingSlot& operator=(const RingSlot&) = delete;
+  char* data() const { return ring->slot(index); }
+  const std::shared_ptr<DmaRing> ring;
+  const int index;
 };
 
 struct PollData {
@@ -110,15 +123,15 @@ struct Relay::Edge {
   bool read_blocked = false;
   uint64_t single_reads = 0;  // wake-ups in a row that found one message
   bool want_write = false;
-  std::deque<std::string> to_local;
+  std::deque<Inbound> to_local;
   size_t to_local_bytes = 0;
   // Commands we wrote into the local socket with DMAR: where the reply's
   // data lands (a frame, so it travels on without another copy).
   absl::flat_hash_map<uint64_t, std::string> reply_frames;
   // Commands we wrote into the local socket with their data in a ring
   // slot: msgid -> slot, given back at the reply.
-  std::unique_ptr<DmaRing> ring;
-  absl::flat_hash_map<uint64_t, int> ring_slots;
+  std::shared_ptr<DmaRing> ring;
+  absl::flat_hash_map<uint64_t, std::shared_ptr<void>> ring_slots;  // RingSlots
   std::unique_ptr<Timer> ring_timer;  // gives an idle ring back
   int close_why = 0;
   uint64_t msgs_in = 0, msgs_out = 0;
@@ -350,7 +363,7 @@ void Relay::OnData(uint64_t link, uint64_t from_node, std::string payload) {
   }
   auto eit = edges_.find(f.sessid);
   if (eit != edges_.end() && eit->second->link == link) {
-    OnEdgeFrame(eit->second.get(), f, std::move(payload));
+    OnEdgeFrame(eit->second.get(), f, Inbound{std::move(payload), {}});
     return;
   }
   auto tit = transits_.find(f.sessid);
@@ -365,6 +378,61 @@ void Relay::OnData(uint64_t link, uint64_t from_node, std::string payload) {
   if (f.type == RelayType::kMsg) {
     SendOn(link, EncodeControl(RelayType::kClose, f.sessid, EHOSTUNREACH));
   }
+}
+
+mesh::PayloadSplit Relay::SplitMsg(uint64_t link, std::string_view first, uint32_t len) {
+  uint64_t sessid;
+  uint8_t flags;
+  uint32_t dma;
+  if (!PeekMsg(first, &sessid, &flags, &dma)) return {};
+  auto it = edges_.find(sessid);
+  if (it == edges_.end()) return {};
+  Edge* e = it->second.get();
+  if (e->link != link || e->state != Edge::State::kOpen || e->local == nullptr ||
+      (flags & kToClient) != (e->client_side ? kToClient : 0) || dma < kMoveFrameMin ||
+      dma > SL_DMA_MAX || kMsgDmaOffset + dma > len) {
+    return {};
+  }
+  char* where;
+  std::shared_ptr<void> slot = TakeSlot(e, &where);
+  if (slot == nullptr) return {};
+  return mesh::PayloadSplit{kMsgDmaOffset, dma, where, std::move(slot)};
+}
+
+void Relay::OnSplitData(uint64_t link, uint64_t from_node, std::string payload,
+                        mesh::PayloadSplit split) {
+  counters_.frames_in++;
+  RelayFrame f;
+  if (split.offset != kMsgDmaOffset ||
+      !DecodeRelaySplit(payload, std::string_view(split.where, split.len), &f)) {
+    counters_.bad_frames++;
+    common::Log(common::LogLevel::kWarn, "relay", "malformed relay frame dropped")
+        .Kv("link", link)
+        .Kv("from_node", common::Hex(from_node))
+        .Kv("bytes", payload.size() + split.len);
+    return;
+  }
+  auto eit = edges_.find(f.sessid);
+  if (eit != edges_.end() && eit->second->link == link) {
+    OnEdgeFrame(eit->second.get(), f, Inbound{std::move(payload), std::move(split)});
+    return;
+  }
+  // Its edge went while it was being read (only edges are split).
+  counters_.unknown_session++;
+  SendOn(link, EncodeControl(RelayType::kClose, f.sessid, EHOSTUNREACH));
+}
+
+std::shared_ptr<void> Relay::TakeSlot(Edge* e, char** where) {
+  if (e->ring == nullptr) {
+    auto ring = std::make_shared<DmaRing>();
+    if (!ring->ok()) return nullptr;
+    e->ring = std::move(ring);
+  }
+  const int i = e->ring->Take();
+  if (i < 0) return nullptr;
+  auto slot = std::make_shared<RingSlot>(e->ring, i);
+  *where = slot->data();
+  return slot;
 }
 
 void Relay::Forward(uint64_t from_link, Transit& t, const RelayFrame& f, std::string payload) {
@@ -385,7 +453,7 @@ void Relay::Forward(uint64_t from_link, Transit& t, const RelayFrame& f, std::st
   }
 }
 
-void Relay::OnEdgeFrame(Edge* e, const RelayFrame& f, std::string payload) {
+void Relay::OnEdgeFrame(Edge* e, const RelayFrame& f, Inbound payload) {
   const uint8_t expect = e->client_side ? kToClient : 0;  // frames toward us
   switch (f.type) {
     case RelayType::kMsg: {
@@ -582,10 +650,15 @@ void Relay::ReadLocal(Edge* e) {
 
 void Relay::FlushLocal(Edge* e) {
   while (!e->to_local.empty() && e->local != nullptr) {
-    std::string& payload = e->to_local.front();
-    const size_t size = payload.size();
+    Inbound& in = e->to_local.front();
+    std::string& payload = in.payload;
+    const size_t size = in.size();
     RelayFrame f;
-    DecodeRelay(payload, &f);  // checked on arrival
+    if (in.split.len > 0) {  // checked on arrival
+      DecodeRelaySplit(payload, std::string_view(in.split.where, in.split.len), &f);
+    } else {
+      DecodeRelay(payload, &f);
+    }
     const struct syslink_msg h = Header(f.msg);
     const bool reply = h.sm_proto & SM_PROTO_REPLY;
     const bool dmar = !reply && (h.sm_head.se_cmd & SE_CMDF_DMAR);
@@ -594,11 +667,15 @@ void Relay::FlushLocal(Edge* e) {
     int iovcnt = 1;
     std::string landing;  // DMAR: where the reply's data will land
     bool landing_is_payload = false;
+    // A ring slot holding the data, kept until the reply (DMAW commands).
+    std::shared_ptr<void> slot;
+    size_t copied = 0;  // DMA bytes copied here in user space
     if (dmar) {
-      if (f.dma_bytes >= f.dmar_room) {
+      if (f.dma_bytes >= f.dmar_room && in.split.len == 0) {
         landing_is_payload = true;  // DMAW|DMAR: reuse this frame's buffer
       } else {
-        landing.assign(kMsgDmaOffset + f.dmar_room, '\0');
+        landing.assign(kMsgDmaOffset + std::max(f.dmar_room, dmaw ? f.dma_bytes : 0), '\0');
+        if (dmaw) memcpy(landing.data() + kMsgDmaOffset, f.dma.data(), f.dma_bytes);
       }
       char* base = landing_is_payload ? payload.data() : landing.data();
       iov[1] = {base + kMsgDmaOffset, dmaw ? f.dma_bytes : f.dmar_room};
@@ -606,27 +683,22 @@ void Relay::FlushLocal(Edge* e) {
     } else if (dmaw || (reply && f.dma_bytes > 0)) {
       iov[1] = {const_cast<char*>(f.dma.data()), f.dma.size()};
       iovcnt = 2;
-    }
-    int slot = -1;
-    if (dmaw && !dmar && f.dma_bytes >= kMoveFrameMin) {
-      // Into the shared ring (else, if it is full, into a pipe as it is).
-      if (e->ring == nullptr) {
-        auto ring = std::make_unique<DmaRing>();
-        if (ring->ok()) e->ring = std::move(ring);
+      if (dmaw && in.split.len > 0) {
+        slot = in.split.owner;  // read into the shared ring already
+      } else if (dmaw && f.dma_bytes >= kMoveFrameMin) {
+        // Into the shared ring (else, if it is full, into a pipe as it is).
+        char* where;
+        if ((slot = TakeSlot(e, &where)) != nullptr) {
+          memcpy(where, f.dma.data(), f.dma.size());
+          iov[1].iov_base = where;
+          copied = f.dma.size();
+        }
       }
-      if (e->ring != nullptr && (slot = e->ring->Take()) >= 0) {
-        memcpy(e->ring->slot(slot), f.dma.data(), f.dma.size());
-        iov[1].iov_base = e->ring->slot(slot);
-      }
     }
+    // The Link copies what is not in a shared buffer (once).
+    if (iovcnt == 2 && slot == nullptr && (dmaw || reply)) copied = iov[1].iov_len;
     const ssize_t r = e->local->Write(iov, iovcnt);
-    if (slot >= 0) {
-      if (r >= 0) {
-        e->ring_slots[h.sm_msgid] = slot;
-      } else {
-        e->ring->Give(slot);
-      }
-    }
+    if (slot != nullptr && r >= 0) e->ring_slots[h.sm_msgid] = std::move(slot);
     if (r == -EAGAIN) {
       e->want_write = true;
       UpdatePoll(e);
@@ -645,7 +717,7 @@ void Relay::FlushLocal(Edge* e) {
       counters_.msgs_to_local++;
       const size_t dma = iovcnt == 2 && (dmaw || reply) ? iov[1].iov_len : 0;
       counters_.dma_bytes_to_local += dma;
-      counters_.dma_bytes_copied += dma;  // frame -> local pipe or memfd (once)
+      counters_.dma_bytes_copied += copied;
       if (dmar) {
         e->reply_frames[h.sm_msgid] = landing_is_payload ? std::move(payload) : std::move(landing);
       }
@@ -653,7 +725,7 @@ void Relay::FlushLocal(Edge* e) {
     e->to_local_bytes -= size;
     e->to_credit += size;
     common::GiveBuffer(std::move(payload));  // unless it went on as a landing
-    e->to_local.pop_front();
+    e->to_local.pop_front();  // a slot not kept for a reply is given back
   }
   if (e->want_write) {
     e->want_write = false;
@@ -684,9 +756,8 @@ void Relay::ArmCredit(Edge* e) {
 void Relay::ReleaseSlot(Edge* e, uint64_t msgid) {
   auto it = e->ring_slots.find(msgid);
   if (it == e->ring_slots.end()) return;
-  e->ring->Give(it->second);
-  e->ring_slots.erase(it);
-  if (!e->ring->idle()) return;
+  e->ring_slots.erase(it);  // gives the slot back
+  if (e->ring == nullptr || !e->ring->idle()) return;
   if (e->ring_timer == nullptr) e->ring_timer = timers_();
   const uint64_t sessid = e->sessid;
   e->ring_timer->Start(kRingIdleMs, [this, sessid] {

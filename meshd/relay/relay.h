@@ -101,6 +101,12 @@ class Relay : public RemoteSessions {
 
   // Events from the mesh link layer.
   void OnData(uint64_t link, uint64_t from_node, std::string payload);
+  // Large MSG frames for a local edge are read with their DMA data straight
+  // into a slot of the edge's shared ring (MeshNode::Handler::SplitData),
+  // then arrive here.
+  mesh::PayloadSplit SplitMsg(uint64_t link, std::string_view first, uint32_t len);
+  void OnSplitData(uint64_t link, uint64_t from_node, std::string payload,
+                   mesh::PayloadSplit split);
   void OnLinkDown(uint64_t link);
   void OnLinkWritable(uint64_t link);
   void OnReachability(uint64_t node, bool reachable);
@@ -120,6 +126,13 @@ class Relay : public RemoteSessions {
 
  private:
   struct Edge;
+  // A MSG frame received for an edge's local process: the payload, and if
+  // it was split, its DMA data in a ring slot.
+  struct Inbound {
+    std::string payload;
+    mesh::PayloadSplit split;
+    size_t size() const { return payload.size() + split.len; }
+  };
   struct Transit {
     uint64_t toward_client;
     uint64_t toward_service;
@@ -130,7 +143,7 @@ class Relay : public RemoteSessions {
   void OnOpenReply(uint64_t link, const RelayFrame& f, std::string payload);
   void ServiceEdgeOpened(uint64_t sessid, uint64_t link, const relay::RelayOpen& open,
                          common::UniqueFd meshd_end, int error);
-  void OnEdgeFrame(Edge* e, const RelayFrame& f, std::string payload);
+  void OnEdgeFrame(Edge* e, const RelayFrame& f, Inbound payload);
   void Forward(uint64_t from_link, Transit& t, const RelayFrame& f, std::string payload);
 
   // Edge I/O.
@@ -146,6 +159,9 @@ class Relay : public RemoteSessions {
   // Starts E's credit timer: after kCreditDelayMs, what E still owes goes
   // in a CREDIT frame, unless E sent messages meanwhile (then it waits on).
   void ArmCredit(Edge* e);
+  // A free slot of E's ring (made on first use), or nullptr; *WHERE is its
+  // memory. The slot is given back when the last copy of the result goes.
+  std::shared_ptr<void> TakeSlot(Edge* e, char** where);
   // Gives back the ring slot that held MSGID's data (its reply came).
   void ReleaseSlot(Edge* e, uint64_t msgid);
   // Ends E: tells the far side (if FAR), says goodbye(WHY) locally after

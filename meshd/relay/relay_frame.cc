@@ -93,7 +93,10 @@ std::string EncodeMsg(uint64_t sessid, uint8_t flags, std::string_view msg,
   return out;
 }
 
-bool DecodeRelay(std::string_view payload, RelayFrame* out) {
+namespace {
+
+// SPLIT_DMA: a kMsg's DMA data, not in PAYLOAD (nullptr: in it).
+bool Decode(std::string_view payload, const std::string_view* split_dma, RelayFrame* out) {
   if (payload.size() < kRelayHeaderBytes) return false;
   const char* p = payload.data();
   RelayFrame f;
@@ -109,6 +112,7 @@ bool DecodeRelay(std::string_view payload, RelayFrame* out) {
   f.sessid = GetU64(p + 8);
   if (f.sessid == 0) return false;
   const std::string_view body = payload.substr(kRelayHeaderBytes);
+  if (split_dma != nullptr && f.type != RelayType::kMsg) return false;
   switch (f.type) {
     case RelayType::kOpen: {
       if (f.flags != 0 || f.value != 0) return false;
@@ -131,9 +135,11 @@ bool DecodeRelay(std::string_view payload, RelayFrame* out) {
           msg_len < SL_MIN_PAD_SIZE) {
         return false;
       }
-      if (body.size() != kMsgMetaBytes + f.dma_bytes + msg_len) return false;
-      f.dma = body.substr(kMsgMetaBytes, f.dma_bytes);
-      f.msg = body.substr(kMsgMetaBytes + f.dma_bytes, msg_len);
+      const size_t dma_here = split_dma != nullptr ? 0 : f.dma_bytes;
+      if (split_dma != nullptr && split_dma->size() != f.dma_bytes) return false;
+      if (body.size() != kMsgMetaBytes + dma_here + msg_len) return false;
+      f.dma = split_dma != nullptr ? *split_dma : body.substr(kMsgMetaBytes, f.dma_bytes);
+      f.msg = body.substr(kMsgMetaBytes + dma_here, msg_len);
       break;
     }
     case RelayType::kCredit:
@@ -146,6 +152,26 @@ bool DecodeRelay(std::string_view payload, RelayFrame* out) {
   }
   *out = std::move(f);
   return true;
+}
+
+}  // namespace
+
+bool DecodeRelay(std::string_view payload, RelayFrame* out) {
+  return Decode(payload, nullptr, out);
+}
+
+bool PeekMsg(std::string_view first, uint64_t* sessid, uint8_t* flags, uint32_t* dma_bytes) {
+  if (first.size() < kMsgDmaOffset || first[0] != static_cast<char>(RelayType::kMsg)) {
+    return false;
+  }
+  *flags = static_cast<uint8_t>(first[1]);
+  *sessid = GetU64(first.data() + 8);
+  *dma_bytes = GetU32(first.data() + kRelayHeaderBytes);
+  return true;
+}
+
+bool DecodeRelaySplit(std::string_view rest, std::string_view dma, RelayFrame* out) {
+  return Decode(rest, &dma, out);
 }
 
 }  // namespace meshd

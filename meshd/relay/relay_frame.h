@@ -76,6 +76,11 @@ void FinishMsg(std::string* frame, uint64_t sessid, uint8_t flags, std::string_v
 std::string EncodeMsgHead(uint64_t sessid, uint8_t flags, size_t msg_len, uint32_t dma_bytes,
                           uint32_t dmar_room, uint32_t credit);
 
+// From the first bytes of a frame's payload (FIRST): if it is a kMsg and
+// FIRST holds its header and meta, sets its sessid, flags and DMA length
+// and returns true. Nothing is validated beyond that.
+bool PeekMsg(std::string_view first, uint64_t* sessid, uint8_t* flags, uint32_t* dma_bytes);
+
 // Decodes PAYLOAD (which must outlive OUT's views). Checks the type, the
 // reserved fields, the sizes (dma_bytes and dmar_room at most SL_DMA_MAX,
 // msg_len at most SL_MAXSIZE, lengths adding up exactly), sessid != 0, and
@@ -83,6 +88,10 @@ std::string EncodeMsgHead(uint64_t sessid, uint8_t flags, size_t msg_len, uint32
 // syslink message itself (the receiving Link does). Returns false if
 // malformed.
 bool DecodeRelay(std::string_view payload, RelayFrame* out);
+// The same for a kMsg frame received split: REST is the payload without
+// its DMA data (header, meta, message), DMA the data, received elsewhere.
+// OUT's dma views DMA.
+bool DecodeRelaySplit(std::string_view rest, std::string_view dma, RelayFrame* out);
 
 }  // namespace meshd
 

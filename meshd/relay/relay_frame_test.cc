@@ -54,6 +54,15 @@ TEST(RelayFrame, MsgCarriesCredit) {
   ASSERT_TRUE(DecodeRelay(parts, &f));
   EXPECT_EQ(parts, EncodeMsg(9, kToClient, msg, dma, 64, 7));
   EXPECT_EQ(f.dmar_room, 64u);
+  // Received split: the data elsewhere, the rest together.
+  const std::string rest = EncodeMsgHead(9, kToClient, msg.size(), 3000, 64, 7) + msg;
+  ASSERT_TRUE(DecodeRelaySplit(rest, dma, &f));
+  EXPECT_EQ(f.dma.data(), dma.data());
+  EXPECT_EQ(f.msg, msg);
+  EXPECT_EQ(f.value, 7u);
+  EXPECT_FALSE(DecodeRelaySplit(rest, std::string_view(dma).substr(1), &f));  // short
+  EXPECT_FALSE(DecodeRelaySplit(parts, dma, &f));  // the data twice
+  EXPECT_FALSE(DecodeRelaySplit(EncodeControl(RelayType::kClose, 9, 5), dma, &f));
 }
 
 TEST(RelayFrame, FinishMsgInPlace) {

@@ -11,8 +11,10 @@
 // (nothing lost or invented); after an error the decoder stays failed; a
 // parsed advert is valid and survives encode/parse unchanged; the database
 // never holds more than max_nodes origins.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,8 +37,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t cut = data[0];
   const std::string_view stream(reinterpret_cast<const char*>(data + 1), size - 1);
 
-  FrameDecoder dec(kMaxPayload);
-  dec.set_read_ahead(cut & 0x80);  // both ways of reading the stream
+  // Both ways of reading the stream; with read-ahead, sometimes large
+  // DATA frames split (part of the payload put elsewhere).
+  const bool split = (cut & 0xc0) == 0xc0;
+  const uint32_t max_payload = kMaxPayload;
+  constexpr size_t kSplitMin = 16;  // small, so that short inputs split
+  FrameDecoder dec(max_payload);
+  dec.set_read_ahead(cut & 0x80);
+  if (split) {
+    dec.set_splitter(
+        [cut](std::string_view first, uint32_t len) {
+          if (len < kSplitMin || first.size() >= len) std::abort();
+          const size_t off = (cut & 0x3f) * 37u % len;
+          const size_t n = std::min<size_t>(len - off, 3 + first.size() * 5 % 200);
+          auto buf = std::make_shared<std::string>(n, '\0');
+          return PayloadSplit{off, n, buf->data(), buf};
+        },
+        kSplitMin);
+  }
   std::vector<Frame> frames;
   ProtocolError err = ProtocolError::kNone;
   size_t at = 0;
@@ -57,8 +75,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string again;
   LinkStateDb db(1, "self", kMaxNodes);
   int64_t now = 0;
-  for (const Frame& f : frames) {
-    if (f.payload.size() > kMaxPayload) std::abort();
+  for (Frame& f : frames) {
+    if (f.split.len > 0) {
+      if (!split || f.type != FrameType::kData || f.split.offset > f.payload.size()) std::abort();
+      f.payload.insert(f.split.offset, f.split.where, f.split.len);
+    }
+    if (f.payload.size() > max_payload) std::abort();
     again += EncodeFrame(f.type, f.payload);
     switch (f.type) {
       case FrameType::kLsa: {
