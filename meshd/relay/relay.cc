@@ -675,7 +675,10 @@ void Relay::FlushLocal(Edge* e) {
         landing_is_payload = true;  // DMAW|DMAR: reuse this frame's buffer
       } else {
         landing.assign(kMsgDmaOffset + std::max(f.dmar_room, dmaw ? f.dma_bytes : 0), '\0');
-        if (dmaw) memcpy(landing.data() + kMsgDmaOffset, f.dma.data(), f.dma_bytes);
+        if (dmaw) {
+          memcpy(landing.data() + kMsgDmaOffset, f.dma.data(), f.dma_bytes);
+          copied += f.dma_bytes;
+        }
       }
       char* base = landing_is_payload ? payload.data() : landing.data();
       iov[1] = {base + kMsgDmaOffset, dmaw ? f.dma_bytes : f.dmar_room};
@@ -696,7 +699,7 @@ void Relay::FlushLocal(Edge* e) {
       }
     }
     // The Link copies what is not in a shared buffer (once).
-    if (iovcnt == 2 && slot == nullptr && (dmaw || reply)) copied = iov[1].iov_len;
+    if (iovcnt == 2 && slot == nullptr && (dmaw || reply)) copied += iov[1].iov_len;
     const ssize_t r = e->local->Write(iov, iovcnt);
     if (slot != nullptr && r >= 0) e->ring_slots[h.sm_msgid] = std::move(slot);
     if (r == -EAGAIN) {
