@@ -39,9 +39,11 @@
 // DMA: a command's data in the local process's shared buffer (a memfd from
 // syslink_dma_alloc) is written to the mesh socket from that buffer, not
 // copied (it must stay intact until the reply anyway); data in a pipe is
-// read into the frame (one copy). Arriving data is copied once, from the
-// frame into a pipe or the process's shared memfd. Transit meshds forward
-// frames without copying them.
+// read into the frame (one copy). At the receiving edge, large DMA data is
+// read from the mesh socket straight into a slot of a ring shared with the
+// local process (SplitMsg), which takes it from there: no copy in meshd.
+// Other arriving data is copied once, into a pipe or the originator's
+// shared memfd. Transit meshds forward frames without copying them.
 #ifndef MESHD_RELAY_RELAY_H_
 #define MESHD_RELAY_RELAY_H_
 
