@@ -116,19 +116,29 @@ struct Ledger {
   }
 };
 
-constexpr size_t kDma = 4096;
+// A command's DMA length: 4 KiB, 32 KiB or 128 KiB by its msgid (bulk
+// sizes take the relay's zero-copy paths and shared rings, small ones not).
+constexpr size_t kDmaMax = SL_DMA_MAX;
+size_t DmaLen(uint64_t msgid) {
+  switch (msgid / 4 % 3) {
+    case 0: return 4096;
+    case 1: return 32 * 1024;
+    default: return kDmaMax;
+  }
+}
 
 // DMA contents that name the command they belong to.
 void Stamp(unsigned char* p, uint64_t msgid) {
-  memset(p, static_cast<int>(msgid & 0xff), kDma);
+  const size_t n = DmaLen(msgid);
+  memset(p, static_cast<int>(msgid & 0xff), n);
   memcpy(p, &msgid, 8);
   const uint64_t inv = ~msgid;
-  memcpy(p + kDma - 8, &inv, 8);
+  memcpy(p + n - 8, &inv, 8);
 }
 bool Stamped(const unsigned char* p, size_t n, uint64_t msgid) {
-  unsigned char want[kDma];
+  static thread_local unsigned char want[kDmaMax];
   Stamp(want, msgid);
-  return n == kDma && memcmp(p, want, kDma) == 0;
+  return n == DmaLen(msgid) && memcmp(p, want, n) == 0;
 }
 
 // Says what arrived instead (the first few times per process).
@@ -136,13 +146,14 @@ void Complain(const char* who, const char* what, const unsigned char* p, size_t 
               uint64_t msgid, uint64_t sessid) {
   static int told = 0;
   if (told++ >= 5) return;
+  const size_t len = DmaLen(msgid);
   uint64_t head, tail;
   memcpy(&head, p, 8);
-  memcpy(&tail, p + kDma - 8, 8);
+  memcpy(&tail, p + len - 8, 8);
   size_t first_bad = 0;
-  unsigned char want[kDma];
+  static thread_local unsigned char want[kDmaMax];
   Stamp(want, msgid);
-  while (first_bad < kDma && p[first_bad] == want[first_bad]) first_bad++;
+  while (first_bad < len && p[first_bad] == want[first_bad]) first_bad++;
   fprintf(stderr,
           "chaos: pid %d %s: %s data wrong: msgid %llx sessid %llx: %zu bytes, head %llx tail "
           "%llx, first wrong byte %zu\n",
@@ -152,8 +163,9 @@ void Complain(const char* who, const char* what, const unsigned char* p, size_t 
 }
 
 // A client: connects to SERVICE on NODE (through its own meshd), keeps
-// WINDOW commands outstanding (one in four carries 4 KiB to the service
-// (DMAW), one in four asks for 4 KiB back (DMAR); each has its own buffer,
+// WINDOW commands outstanding (one in four carries 4, 32 or 128 KiB to the
+// service (DMAW), one in four asks for as much back (DMAR); each has its own
+// buffer,
 // half of them from syslink_dma_alloc), answers the service's pings; when
 // the session ends, checks its ledger and reconnects.
 int Client(int who, int incarnation, const std::string& node, int window, int report_fd) {
@@ -162,7 +174,7 @@ int Client(int who, int incarnation, const std::string& node, int window, int re
   r.incarnation = incarnation;
   std::vector<unsigned char*> spare;  // DMA buffers not lent to a command
   for (int i = 0; i < window; i++) {
-    void* p = i % 2 ? syslink_dma_alloc(kDma) : aligned_alloc(4096, kDma);
+    void* p = i % 2 ? syslink_dma_alloc(kDmaMax) : aligned_alloc(4096, kDmaMax);
     if (p == nullptr) return 3;
     spare.push_back(static_cast<unsigned char*>(p));
   }
@@ -209,8 +221,8 @@ int Client(int who, int incarnation, const std::string& node, int window, int re
         sl_msg_fini(&c.msg);
         unsigned char* buf = flags ? spare.back() : nullptr;
         if (flags == SE_CMDF_DMAW) Stamp(buf, id);
-        if (flags == SE_CMDF_DMAR) memset(buf, 0, kDma);
-        struct iovec iov[2] = {{&c, Len(c)}, {buf, kDma}};
+        if (flags == SE_CMDF_DMAR) memset(buf, 0, DmaLen(id));
+        struct iovec iov[2] = {{&c, Len(c)}, {buf, DmaLen(id)}};
         if (syslink_writev(fd, iov, flags ? 2 : 1) < 0) {
           open = false;  // the session is ending: read what is owed
           break;
@@ -310,7 +322,7 @@ int Service(int who, int incarnation, int pings, int report_fd) {
     Msg rep;
     sl_msg_init_reply(&m.msg, &rep.msg, err);
     sl_msg_fini(&rep.msg);
-    struct iovec out[2] = {{&rep, Len(rep)}, {dma, kDma}};
+    struct iovec out[2] = {{&rep, Len(rep)}, {dma, DmaLen(m.msg.sm_msgid)}};
     if (syslink_writev(fd, out, cmd & SE_CMDF_DMAR ? 2 : 1) >= 0) r.answered++;
     if (std::chrono::steady_clock::now() - last_report > std::chrono::milliseconds(100)) {
       Put(report_fd, r);
