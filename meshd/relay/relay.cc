@@ -128,6 +128,13 @@ struct Relay::Edge {
   // Commands we wrote into the local socket with DMAR: where the reply's
   // data lands (a frame, so it travels on without another copy).
   absl::flat_hash_map<uint64_t, std::string> reply_frames;
+  // ... or, for large DMAR room, a ring slot the process writes the reply's
+  // data into in place (sent from there).
+  struct ReplySlot {
+    std::shared_ptr<void> slot;
+    char* where;
+  };
+  absl::flat_hash_map<uint64_t, ReplySlot> reply_slots;
   // Commands we wrote into the local socket with their data in a ring
   // slot: msgid -> slot, given back at the reply.
   std::shared_ptr<DmaRing> ring;
@@ -593,8 +600,23 @@ void Relay::ReadLocal(Edge* e) {
     size_t copied = 0;  // DMA bytes copied here in user space
     if (h.sm_proto & SM_PROTO_REPLY) {
       if (!e->ring_slots.empty()) ReleaseSlot(e, h.sm_msgid);
+      auto sit = e->reply_slots.find(h.sm_msgid);
       auto it = e->reply_frames.find(h.sm_msgid);
-      if (it != e->reply_frames.end()) {
+      if (sit != e->reply_slots.end()) {
+        // The process wrote the data into the ring slot: sent from there.
+        Edge::ReplySlot rs = std::move(sit->second);
+        e->reply_slots.erase(sit);
+        if (dma >= kMoveFrameMin) {
+          frame = mesh::DataPayload(EncodeMsgHead(e->sessid, flags, m.size(),
+                                                  static_cast<uint32_t>(dma), 0, credit),
+                                    std::string_view(rs.where, dma), std::move(rs.slot),
+                                    std::string(m));
+        } else {
+          frame.head =
+              EncodeMsg(e->sessid, flags, m, std::string_view(rs.where, dma), 0, credit);
+          copied = dma;
+        }
+      } else if (it != e->reply_frames.end()) {
         // Its data (if any) is already in this frame.
         frame.head = std::move(it->second);
         e->reply_frames.erase(it);
@@ -670,7 +692,13 @@ void Relay::FlushLocal(Edge* e) {
     // A ring slot holding the data, kept until the reply (DMAW commands).
     std::shared_ptr<void> slot;
     size_t copied = 0;  // DMA bytes copied here in user space
-    if (dmar) {
+    char* reply_slot = nullptr;  // DMAR: the landing is a ring slot
+    if (dmar && !dmaw && f.dmar_room >= kMoveFrameMin &&
+        (slot = TakeSlot(e, &reply_slot)) != nullptr) {
+      // The process writes the reply's data straight into the slot.
+      iov[1] = {reply_slot, f.dmar_room};
+      iovcnt = 2;
+    } else if (dmar) {
       if (f.dma_bytes >= f.dmar_room && in.split.len == 0) {
         landing_is_payload = true;  // DMAW|DMAR: reuse this frame's buffer
       } else {
@@ -701,7 +729,13 @@ void Relay::FlushLocal(Edge* e) {
     // The Link copies what is not in a shared buffer (once).
     if (iovcnt == 2 && slot == nullptr && (dmaw || reply)) copied += iov[1].iov_len;
     const ssize_t r = e->local->Write(iov, iovcnt);
-    if (slot != nullptr && r >= 0) e->ring_slots[h.sm_msgid] = std::move(slot);
+    if (slot != nullptr && r >= 0) {
+      if (reply_slot != nullptr) {
+        e->reply_slots[h.sm_msgid] = Edge::ReplySlot{std::move(slot), reply_slot};
+      } else {
+        e->ring_slots[h.sm_msgid] = std::move(slot);
+      }
+    }
     if (r == -EAGAIN) {
       e->want_write = true;
       UpdatePoll(e);
@@ -721,7 +755,7 @@ void Relay::FlushLocal(Edge* e) {
       const size_t dma = iovcnt == 2 && (dmaw || reply) ? iov[1].iov_len : 0;
       counters_.dma_bytes_to_local += dma;
       counters_.dma_bytes_copied += copied;
-      if (dmar) {
+      if (dmar && reply_slot == nullptr) {
         e->reply_frames[h.sm_msgid] = landing_is_payload ? std::move(payload) : std::move(landing);
       }
     }
