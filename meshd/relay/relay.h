@@ -42,8 +42,10 @@
 // read into the frame (one copy). At the receiving edge, large DMA data is
 // read from the mesh socket straight into a slot of a ring shared with the
 // local process (SplitMsg), which takes it from there: no copy in meshd.
-// Other arriving data is copied once, into a pipe or the originator's
-// shared memfd. Transit meshds forward frames without copying them.
+// A large DMAR command is written to the local process with a ring slot as
+// its buffer: the process writes the reply's data there, and the reply
+// frame goes out from the slot. Other arriving data is copied once, into a
+// pipe or the originator's shared memfd. Transit meshds forward frames without copying them.
 #ifndef MESHD_RELAY_RELAY_H_
 #define MESHD_RELAY_RELAY_H_
 
