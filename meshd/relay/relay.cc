@@ -87,6 +87,21 @@ struct PollData {
   uint64_t sessid;
 };
 
+// A MSG frame for message M with DMA data DMA: large data is sent from
+// where it is (OWNER keeps it there until written), small data is copied
+// into the frame (counted in *COPIED).
+mesh::DataPayload MsgFrame(uint64_t sessid, uint8_t flags, std::string_view m,
+                           std::string_view dma, std::shared_ptr<const void> owner,
+                           uint32_t room, uint32_t credit, size_t* copied) {
+  if (dma.size() < kMoveFrameMin) {
+    *copied += dma.size();
+    return EncodeMsg(sessid, flags, m, dma, room, credit);
+  }
+  return mesh::DataPayload(
+      EncodeMsgHead(sessid, flags, m.size(), static_cast<uint32_t>(dma.size()), room, credit),
+      dma, std::move(owner), std::string(m));
+}
+
 struct syslink_msg Header(std::string_view msg) {
   struct syslink_msg h = {};
   memcpy(&h, msg.data(), std::min(msg.size(), sizeof h));
@@ -348,35 +363,45 @@ void Relay::OnOpenReply(uint64_t link, const RelayFrame& f, std::string payload)
 // Frames
 
 void Relay::OnData(uint64_t link, uint64_t from_node, std::string payload) {
+  Receive(link, from_node, Inbound{std::move(payload), {}});
+}
+
+void Relay::Receive(uint64_t link, uint64_t from_node, Inbound in) {
   counters_.frames_in++;
   RelayFrame f;
-  if (!DecodeRelay(payload, &f)) {
+  const bool split = in.split.len > 0;
+  if (split ? in.split.offset != kMsgDmaOffset ||
+                  !DecodeRelaySplit(in.payload, std::string_view(in.split.where, in.split.len), &f)
+            : !DecodeRelay(in.payload, &f)) {
     counters_.bad_frames++;
     common::Log(common::LogLevel::kWarn, "relay", "malformed relay frame dropped")
         .Kv("link", link)
         .Kv("from_node", common::Hex(from_node))
-        .Kv("bytes", payload.size());
+        .Kv("bytes", in.size());
     return;
   }
-  switch (f.type) {
+  switch (f.type) {  // (only MSG frames are ever split)
     case RelayType::kOpen:
-      OnOpen(link, f, std::move(payload));
+      OnOpen(link, f, std::move(in.payload));
       return;
     case RelayType::kOpenReply:
-      OnOpenReply(link, f, std::move(payload));
+      OnOpenReply(link, f, std::move(in.payload));
       return;
     default:
       break;
   }
   auto eit = edges_.find(f.sessid);
   if (eit != edges_.end() && eit->second->link == link) {
-    OnEdgeFrame(eit->second.get(), f, Inbound{std::move(payload), {}});
+    OnEdgeFrame(eit->second.get(), f, std::move(in));
     return;
   }
   auto tit = transits_.find(f.sessid);
   if (tit != transits_.end() &&
       (link == tit->second.toward_client || link == tit->second.toward_service)) {
-    Forward(link, tit->second, f, std::move(payload));
+    // Split frames are for edges; should the edge have gone meanwhile and
+    // its id come back as a transit, the frame is made whole first.
+    if (split) in.payload.insert(in.split.offset, in.split.where, in.split.len);
+    Forward(link, tit->second, f, std::move(in.payload));
     return;
   }
   counters_.unknown_session++;
@@ -408,25 +433,7 @@ mesh::PayloadSplit Relay::SplitMsg(uint64_t link, std::string_view first, uint32
 
 void Relay::OnSplitData(uint64_t link, uint64_t from_node, std::string payload,
                         mesh::PayloadSplit split) {
-  counters_.frames_in++;
-  RelayFrame f;
-  if (split.offset != kMsgDmaOffset ||
-      !DecodeRelaySplit(payload, std::string_view(split.where, split.len), &f)) {
-    counters_.bad_frames++;
-    common::Log(common::LogLevel::kWarn, "relay", "malformed relay frame dropped")
-        .Kv("link", link)
-        .Kv("from_node", common::Hex(from_node))
-        .Kv("bytes", payload.size() + split.len);
-    return;
-  }
-  auto eit = edges_.find(f.sessid);
-  if (eit != edges_.end() && eit->second->link == link) {
-    OnEdgeFrame(eit->second.get(), f, Inbound{std::move(payload), std::move(split)});
-    return;
-  }
-  // Its edge went while it was being read (only edges are split).
-  counters_.unknown_session++;
-  SendOn(link, EncodeControl(RelayType::kClose, f.sessid, EHOSTUNREACH));
+  Receive(link, from_node, Inbound{std::move(payload), std::move(split)});
 }
 
 std::shared_ptr<void> Relay::TakeSlot(Edge* e, char** where) {
@@ -601,21 +608,14 @@ void Relay::ReadLocal(Edge* e) {
     if (h.sm_proto & SM_PROTO_REPLY) {
       if (!e->ring_slots.empty()) ReleaseSlot(e, h.sm_msgid);
       auto sit = e->reply_slots.find(h.sm_msgid);
-      auto it = e->reply_frames.find(h.sm_msgid);
+      auto it = sit == e->reply_slots.end() ? e->reply_frames.find(h.sm_msgid)
+                                             : e->reply_frames.end();
       if (sit != e->reply_slots.end()) {
         // The process wrote the data into the ring slot: sent from there.
         Edge::ReplySlot rs = std::move(sit->second);
         e->reply_slots.erase(sit);
-        if (dma >= kMoveFrameMin) {
-          frame = mesh::DataPayload(EncodeMsgHead(e->sessid, flags, m.size(),
-                                                  static_cast<uint32_t>(dma), 0, credit),
-                                    std::string_view(rs.where, dma), std::move(rs.slot),
-                                    std::string(m));
-        } else {
-          frame.head =
-              EncodeMsg(e->sessid, flags, m, std::string_view(rs.where, dma), 0, credit);
-          copied = dma;
-        }
+        frame = MsgFrame(e->sessid, flags, m, std::string_view(rs.where, dma), std::move(rs.slot),
+                         0, credit, &copied);
       } else if (it != e->reply_frames.end()) {
         // Its data (if any) is already in this frame.
         frame.head = std::move(it->second);
@@ -628,16 +628,11 @@ void Relay::ReadLocal(Edge* e) {
     } else if (dma > 0) {
       libsyslink::DeferredDma data = libsyslink::TakeDeferredDma();
       const char* in_place = data.mapped();
-      if (in_place != nullptr && dma >= kMoveFrameMin) {
+      if (in_place != nullptr) {
         // The process's shared buffer goes to the socket as it is: it must
         // stay intact until the reply anyway (SPEC §4).
-        frame = mesh::DataPayload(EncodeMsgHead(e->sessid, flags, m.size(),
-                                                static_cast<uint32_t>(dma), room, credit),
-                                  std::string_view(in_place, dma), data.mapping(),
-                                  std::string(m));
-      } else if (in_place != nullptr) {
-        frame.head = EncodeMsg(e->sessid, flags, m, std::string_view(in_place, dma), room, credit);
-        copied = dma;
+        frame = MsgFrame(e->sessid, flags, m, std::string_view(in_place, dma), data.mapping(),
+                         room, credit, &copied);
       } else {
         // In a pipe (or a one-off copy): read it into the frame.
         frame.head.reserve(kMsgDmaOffset + dma + m.size());
@@ -772,15 +767,20 @@ void Relay::FlushLocal(Edge* e) {
   if (e->state == Edge::State::kClosing && e->to_local.empty()) FinishTeardown(e);
 }
 
+void Relay::StartEdgeTimer(Edge* e, std::unique_ptr<Timer>* timer, uint64_t ms,
+                           std::function<void(Edge*)> fn) {
+  if (*timer == nullptr) *timer = timers_();
+  const uint64_t sessid = e->sessid;
+  (*timer)->Start(ms, [this, sessid, fn = std::move(fn)] {
+    auto it = edges_.find(sessid);
+    if (it != edges_.end()) fn(it->second.get());
+  });
+}
+
 void Relay::ArmCredit(Edge* e) {
-  if (e->credit_timer == nullptr) e->credit_timer = timers_();
   e->credit_armed = true;
   e->credit_armed_msgs = e->msgs_out;
-  const uint64_t sessid = e->sessid;
-  e->credit_timer->Start(kCreditDelayMs, [this, sessid] {
-    auto it = edges_.find(sessid);
-    if (it == edges_.end()) return;
-    Edge* edge = it->second.get();
+  StartEdgeTimer(e, &e->credit_timer, kCreditDelayMs, [this](Edge* edge) {
     edge->credit_armed = false;
     if (edge->to_credit == 0) return;
     // Messages went out meanwhile, each with the credit owed then: what is
@@ -795,12 +795,7 @@ void Relay::ReleaseSlot(Edge* e, uint64_t msgid) {
   if (it == e->ring_slots.end()) return;
   e->ring_slots.erase(it);  // gives the slot back
   if (e->ring == nullptr || !e->ring->idle()) return;
-  if (e->ring_timer == nullptr) e->ring_timer = timers_();
-  const uint64_t sessid = e->sessid;
-  e->ring_timer->Start(kRingIdleMs, [this, sessid] {
-    auto eit = edges_.find(sessid);
-    if (eit == edges_.end()) return;
-    Edge* edge = eit->second.get();
+  StartEdgeTimer(e, &e->ring_timer, kRingIdleMs, [](Edge* edge) {
     if (edge->ring != nullptr && edge->ring->idle()) edge->ring.reset();
   });
 }

@@ -53,6 +53,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -143,6 +144,9 @@ class Relay : public RemoteSessions {
     uint64_t frames = 0;
   };
 
+  // A frame from the mesh (whole, or split by SplitMsg): decoded, checked,
+  // handed to its edge or transit.
+  void Receive(uint64_t link, uint64_t from_node, Inbound in);
   void OnOpen(uint64_t link, RelayFrame& f, std::string payload);
   void OnOpenReply(uint64_t link, const RelayFrame& f, std::string payload);
   void ServiceEdgeOpened(uint64_t sessid, uint64_t link, const relay::RelayOpen& open,
@@ -160,6 +164,10 @@ class Relay : public RemoteSessions {
   // the window, in a CREDIT frame; otherwise it waits (kCreditDelayMs at
   // most) for the next MSG from E to carry it.
   void SendCredit(Edge* e, bool now);
+  // Starts *TIMER (made on first use) to call FN with E after MS, if E is
+  // still there then.
+  void StartEdgeTimer(Edge* e, std::unique_ptr<Timer>* timer, uint64_t ms,
+                      std::function<void(Edge*)> fn);
   // Starts E's credit timer: after kCreditDelayMs, what E still owes goes
   // in a CREDIT frame, unless E sent messages meanwhile (then it waits on).
   void ArmCredit(Edge* e);

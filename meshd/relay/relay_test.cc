@@ -393,6 +393,40 @@ TEST_F(RelayTest, EchoAcrossNodesWithDma) {
   EXPECT_EQ(svc.closed_why[0], ECONNRESET);
 }
 
+// Keeps BUFS.size() commands outstanding on FD, one buffer of SL_DMA_MAX
+// bytes each, until COMMANDS have been answered: SEND(buffer, msgid) fills
+// the buffer and returns the command; CHECK(reply, buffer) checks each
+// reply before its buffer is used again.
+void RunWindow(int fd, const std::vector<unsigned char*>& bufs, int commands,
+               const std::function<Msg(unsigned char*, uint64_t)>& send,
+               const std::function<void(const Msg&, unsigned char*)>& check) {
+  std::vector<unsigned char*> free_bufs = bufs;
+  std::map<uint64_t, unsigned char*> in_flight;  // msgid -> buffer
+  int sent = 0, answered = 0;
+  while (answered < commands) {
+    while (sent < commands && !free_bufs.empty()) {
+      unsigned char* buf = free_bufs.back();
+      free_bufs.pop_back();
+      const uint64_t id = 1000 + sent;
+      Msg c = send(buf, id);
+      struct iovec iov[2] = {{&c, Len(c)}, {buf, SL_DMA_MAX}};
+      ASSERT_EQ(syslink_writev(fd, iov, 2), static_cast<ssize_t>(Len(c))) << strerror(errno);
+      in_flight[id] = buf;
+      sent++;
+    }
+    Msg r;
+    ASSERT_GT(syslink_read(fd, &r, sizeof r), 0) << strerror(errno);
+    ASSERT_TRUE(r.msg.sm_proto & SM_PROTO_REPLY);
+    auto it = in_flight.find(r.msg.sm_msgid);
+    ASSERT_NE(it, in_flight.end());
+    check(r, it->second);
+    if (::testing::Test::HasFatalFailure()) return;
+    free_bufs.push_back(it->second);
+    in_flight.erase(it);
+    answered++;
+  }
+}
+
 TEST_F(RelayTest, PipelinedBulkCommandsArriveIntact) {
   // DMAW commands from shared buffers, more outstanding than the receiving
   // meshd's ring has slots (the rest go by pipe), each buffer reused as
@@ -408,34 +442,17 @@ TEST_F(RelayTest, PipelinedBulkCommandsArriveIntact) {
     bufs.push_back(static_cast<unsigned char*>(syslink_dma_alloc(SL_DMA_MAX)));
     ASSERT_NE(bufs.back(), nullptr);
   }
-  std::vector<int> free_bufs;
-  for (int i = 0; i < kWindow; i++) free_bufs.push_back(i);
-  std::map<uint64_t, int> in_flight;  // msgid -> buffer
-  int sent = 0, answered = 0;
-  while (answered < kCommands) {
-    while (sent < kCommands && !free_bufs.empty()) {
-      const int b = free_bufs.back();
-      free_bufs.pop_back();
-      const uint64_t id = 1000 + sent;
-      for (size_t i = 0; i < SL_DMA_MAX; i++) bufs[b][i] = Pattern(i, id);
-      Msg c = Command(id, kCheck | SE_CMDF_DMAW);
-      struct iovec iov[2] = {{&c, Len(c)}, {bufs[b], SL_DMA_MAX}};
-      ASSERT_EQ(syslink_writev(fd, iov, 2), static_cast<ssize_t>(Len(c))) << strerror(errno);
-      in_flight[id] = b;
-      sent++;
-    }
-    Msg r;
-    ASSERT_GT(syslink_read(fd, &r, sizeof r), 0) << strerror(errno);
-    ASSERT_TRUE(r.msg.sm_proto & SM_PROTO_REPLY);
-    auto it = in_flight.find(r.msg.sm_msgid);
-    ASSERT_NE(it, in_flight.end());
-    EXPECT_EQ(r.msg.sm_head.se_aux, 0) << "command " << r.msg.sm_msgid;
-    // Scribbling on the buffer after the reply must not matter.
-    memset(bufs[it->second], 0xee, SL_DMA_MAX);
-    free_bufs.push_back(it->second);
-    in_flight.erase(it);
-    answered++;
-  }
+  RunWindow(
+      fd, bufs, kCommands,
+      [](unsigned char* buf, uint64_t id) {
+        for (size_t i = 0; i < SL_DMA_MAX; i++) buf[i] = Pattern(i, id);
+        return Command(id, kCheck | SE_CMDF_DMAW);
+      },
+      [](const Msg& r, unsigned char* buf) {
+        EXPECT_EQ(r.msg.sm_head.se_aux, 0) << "command " << r.msg.sm_msgid;
+        // Scribbling on the buffer after the reply must not matter.
+        memset(buf, 0xee, SL_DMA_MAX);
+      });
   for (unsigned char* b : bufs) syslink_dma_free(b);
   syslink_close(fd);
   ASSERT_TRUE(svc.WaitFor([&] { return svc.closed_why.size() == 1; }));
@@ -466,37 +483,20 @@ TEST_F(RelayTest, PipelinedBulkRepliesArriveIntact) {
     }
     ASSERT_NE(bufs.back(), nullptr);
   }
-  std::vector<int> free_bufs;
-  for (int i = 0; i < kWindow; i++) free_bufs.push_back(i);
-  std::map<uint64_t, int> in_flight;
-  int sent = 0, answered = 0;
-  while (answered < kCommands) {
-    while (sent < kCommands && !free_bufs.empty()) {
-      const int b = free_bufs.back();
-      free_bufs.pop_back();
-      memset(bufs[b], 0xee, SL_DMA_MAX);
-      const uint64_t id = 5000 + sent;
-      Msg c = Command(id, kFill | SE_CMDF_DMAR);
-      struct iovec iov[2] = {{&c, Len(c)}, {bufs[b], SL_DMA_MAX}};
-      ASSERT_EQ(syslink_writev(fd, iov, 2), static_cast<ssize_t>(Len(c))) << strerror(errno);
-      in_flight[id] = b;
-      sent++;
-    }
-    Msg r;
-    ASSERT_GT(syslink_read(fd, &r, sizeof r), 0) << strerror(errno);
-    ASSERT_TRUE(r.msg.sm_proto & SM_PROTO_REPLY);
-    auto it = in_flight.find(r.msg.sm_msgid);
-    ASSERT_NE(it, in_flight.end());
-    ASSERT_EQ(r.msg.sm_head.se_aux, 0);
-    ASSERT_EQ(syslink_dma_bytes(), SL_DMA_MAX);
-    const unsigned char* got = bufs[it->second];
-    for (size_t i = 0; i < SL_DMA_MAX; i++) {
-      ASSERT_EQ(got[i], Pattern(i, r.msg.sm_msgid)) << "reply " << r.msg.sm_msgid << " byte " << i;
-    }
-    free_bufs.push_back(it->second);
-    in_flight.erase(it);
-    answered++;
-  }
+  RunWindow(
+      fd, bufs, kCommands,
+      [](unsigned char* buf, uint64_t id) {
+        memset(buf, 0xee, SL_DMA_MAX);
+        return Command(id, kFill | SE_CMDF_DMAR);
+      },
+      [](const Msg& r, unsigned char* buf) {
+        ASSERT_EQ(r.msg.sm_head.se_aux, 0);
+        ASSERT_EQ(syslink_dma_bytes(), SL_DMA_MAX);
+        for (size_t i = 0; i < SL_DMA_MAX; i++) {
+          ASSERT_EQ(buf[i], Pattern(i, r.msg.sm_msgid))
+              << "reply " << r.msg.sm_msgid << " byte " << i;
+        }
+      });
   for (int i = 0; i < kWindow; i++) {
     if (i % 2 == 0) {
       syslink_dma_free(bufs[i]);
