@@ -243,6 +243,7 @@ bool DmaBuffers::MapView(void* p, size_t len, int peer_fd, const ViewSource& sou
   }
   b.views.push_back(Buffer::View{off, len, source});
   views_++;
+  views_mapped_.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 

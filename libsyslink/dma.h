@@ -76,6 +76,9 @@ class DmaBuffers {
   // must lie inside one of our buffers, page-aligned. Returns true if the
   // view is there (made now, or already). False: nothing changed (copy).
   bool MapView(void* p, size_t len, int peer_fd, const ViewSource& source);
+  // Views made so far (each one an mmap; a view found already in place is
+  // not counted).
+  uint64_t views_mapped() const { return views_mapped_.load(std::memory_order_relaxed); }
   // Restores the buffers' own pages wherever a view overlaps [P, P + LEN).
   void DropViews(const void* p, size_t len);
   // Restores every view made by link LINK (and, if BUFFER != 0, only those
@@ -100,6 +103,7 @@ class DmaBuffers {
   // Restores the buffer's own pages under V (mu_ held).
   static void Restore(const Buffer& b, const Buffer::View& v);
   std::atomic<size_t> views_{0};  // views in all buffers (a lock-free check)
+  std::atomic<uint64_t> views_mapped_{0};
   std::mutex mu_;  // guards by_base_ and next_id_
   std::map<uintptr_t, Buffer> by_base_;
   uint64_t next_id_ = 1;

@@ -54,12 +54,21 @@ class DmaRing {
   DmaRing& operator=(const DmaRing&) = delete;
 
   bool ok() const { return base_ != nullptr; }
-  // A free slot's index, or -1.
+  // A free slot's index, or -1. Round robin from the slot after the last
+  // one taken: while replies come in order, command k lands in slot k % 8,
+  // so a process in map mode reading into a ring of its own that deep finds
+  // the same slot behind the same buffer each time (its view stays; no
+  // remapping per command).
   int Take() {
-    if (free_ == 0) return -1;
-    const int i = __builtin_ctz(free_);
-    free_ &= ~(1u << i);
-    return i;
+    for (int n = 0; n < kRingSlots; n++) {
+      const int i = (next_ + n) % kRingSlots;
+      if (free_ & (1u << i)) {
+        free_ &= ~(1u << i);
+        next_ = (i + 1) % kRingSlots;
+        return i;
+      }
+    }
+    return -1;
   }
   void Give(int i) { free_ |= 1u << i; }
   bool idle() const { return free_ == (1u << kRingSlots) - 1; }
@@ -68,6 +77,7 @@ class DmaRing {
  private:
   char* const base_;
   uint32_t free_ = (1u << kRingSlots) - 1;
+  int next_ = 0;
 };
 
 // A taken slot, given back when the last reference goes: the frame read
@@ -129,7 +139,11 @@ struct Relay::Edge {
   common::UniqueFd client_end;
   common::UniqueFd meshd_end;
   std::unique_ptr<Timer> timer;
-  // Flow control.
+  // Flow control. Each node's window is what it sends and what it takes;
+  // the client edge's travels in the OPEN, and the service edge sends the
+  // smaller of the two and takes what the client edge sends.
+  uint64_t send_window = 0;  // how far window_used may go
+  uint64_t recv_window = 0;  // what the far edge may have in flight to us
   uint64_t window_used = 0;  // sent toward the far edge, not yet credited
   uint64_t to_credit = 0;    // delivered locally, not yet credited back
   std::unique_ptr<Timer> credit_timer;  // sends to_credit if no MSG took it
@@ -212,6 +226,7 @@ void Relay::Connect(Client* c, const Message& m, uint64_t sessid) {
   e->link = link;
   e->client = c;
   e->client_msgid = m.msgid;
+  e->send_window = e->recv_window = options_.window_bytes;
   e->meshd_end.reset(pair[0]);
   e->client_end.reset(pair[1]);
   const int timeout = !m.has_timeout || m.timeout_ms == 0 ? kDefaultOpenTimeoutMs : m.timeout_ms;
@@ -309,6 +324,8 @@ void Relay::ServiceEdgeOpened(uint64_t sessid, uint64_t link, const relay::Relay
   e->far_name = open.src_name();
   e->service = open.service();
   e->link = link;
+  e->send_window = std::min(options_.window_bytes, open.window_bytes());
+  e->recv_window = open.window_bytes();
   e->meshd_end = std::move(meshd_end);
   Edge* raw = e.get();
   edges_.emplace(sessid, std::move(e));
@@ -482,7 +499,7 @@ void Relay::OnEdgeFrame(Edge* e, const RelayFrame& f, Inbound payload) {
       e->msgs_in++;
       e->to_local_bytes += payload.size();
       e->to_local.push_back(std::move(payload));
-      if (e->to_local_bytes > 2ull * options_.window_bytes + SL_DMA_MAX + SL_MAXSIZE) {
+      if (e->to_local_bytes > 2 * e->recv_window + SL_DMA_MAX + SL_MAXSIZE) {
         // The far side ignored the window: it is broken or hostile.
         common::Log(common::LogLevel::kWarn, "relay", "window overrun: session torn down")
             .Kv("sessid", common::Hex(e->sessid))
@@ -573,7 +590,7 @@ void Relay::ReadLocal(Edge* e) {
   for (int i = 0; i < 64; i++) {
     if (e->state != Edge::State::kOpen) return;
     if (one && got == 1) break;
-    if (e->window_used >= options_.window_bytes || mesh_->Congested(e->link)) {
+    if (e->window_used >= e->send_window || mesh_->Congested(e->link)) {
       e->read_blocked = true;
       UpdatePoll(e);
       return;
@@ -802,7 +819,7 @@ void Relay::ReleaseSlot(Edge* e, uint64_t msgid) {
 
 void Relay::SendCredit(Edge* e, bool now) {
   if (e->to_credit == 0 || e->state == Edge::State::kClosing) return;
-  if (!now && e->to_credit < options_.window_bytes / 4) {
+  if (!now && e->to_credit < e->recv_window / 4) {
     // Most likely the next MSG this edge sends takes it along.
     if (!e->credit_armed) ArmCredit(e);
     return;

@@ -27,11 +27,12 @@
 //     and synthesizes ECONNABORTED.
 //
 // Flow control: each direction of a session has a window (bytes of kMsg
-// payload sent and not yet credited). An edge stops reading its local
-// socket when the window is full or the first link is congested; the
-// receiving edge returns credit for what it delivered on its next message
-// the other way (a reply, usually), or in a CREDIT frame after 1 ms or a
-// quarter of the window. A transit meshd whose
+// payload sent and not yet credited): the client edge's own, announced in
+// kOpen; the service edge sends within the smaller of its own and that.
+// An edge stops reading its local socket when the window is full or the
+// first link is congested; the receiving edge returns credit for what it
+// delivered on its next message the other way (a reply, usually), or in a
+// CREDIT frame after 1 ms or a quarter of the window. A transit meshd whose
 // outgoing link is congested pauses reading the incoming link (TCP pushes
 // back). So a slow service slows its clients; no meshd buffers without
 // bound.

@@ -119,7 +119,8 @@ bool Decode(std::string_view payload, const std::string_view* split_dma, RelayFr
       if (!f.open.ParseFromArray(body.data(), static_cast<int>(body.size()))) return false;
       if (f.open.src_node() == 0 || f.open.dst_node() == 0 ||
           !libsyslink::ValidName(f.open.service(), false) ||
-          !libsyslink::ValidName(f.open.src_name(), false)) {
+          !libsyslink::ValidName(f.open.src_name(), false) ||
+          f.open.window_bytes() < kMinWindowBytes || f.open.window_bytes() > kMaxWindowBytes) {
         return false;
       }
       break;

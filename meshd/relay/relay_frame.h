@@ -39,6 +39,9 @@ enum class RelayType : uint8_t {
 };
 
 inline constexpr uint8_t kToClient = 0x01;
+// A session window an OPEN may announce (mesh.max_session_inflight_bytes).
+inline constexpr uint32_t kMinWindowBytes = 256u << 10;
+inline constexpr uint32_t kMaxWindowBytes = 1u << 30;
 inline constexpr size_t kRelayHeaderBytes = 16;
 inline constexpr size_t kMsgMetaBytes = 16;
 inline constexpr size_t kMsgDmaOffset = kRelayHeaderBytes + kMsgMetaBytes;

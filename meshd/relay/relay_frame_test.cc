@@ -83,10 +83,12 @@ TEST(RelayFrame, OpenAndControl) {
   o.set_src_name("a");
   o.set_dst_node(2);
   o.set_service("kv");
+  o.set_window_bytes(1u << 20);
   RelayFrame f;
   ASSERT_TRUE(DecodeRelay(EncodeOpen(5, o), &f));
   EXPECT_EQ(f.type, RelayType::kOpen);
   EXPECT_EQ(f.open.service(), "kv");
+  EXPECT_EQ(f.open.window_bytes(), 1u << 20);
   ASSERT_TRUE(DecodeRelay(EncodeControl(RelayType::kClose, 5, EHOSTUNREACH), &f));
   EXPECT_EQ(f.value, static_cast<uint32_t>(EHOSTUNREACH));
   ASSERT_TRUE(DecodeRelay(EncodeControl(RelayType::kCredit, 5, 4096, kToClient), &f));
@@ -116,7 +118,15 @@ TEST(RelayFrame, Rejects) {
   o.set_src_name("bad name");
   o.set_dst_node(2);
   o.set_service("kv");
+  o.set_window_bytes(1u << 20);
   EXPECT_FALSE(DecodeRelay(EncodeOpen(5, o), &f));
+  // A session window out of the range a node can be configured with.
+  o.set_src_name("a");
+  ASSERT_TRUE(DecodeRelay(EncodeOpen(5, o), &f));
+  for (uint32_t w : {0u, kMinWindowBytes - 1, kMaxWindowBytes + 1}) {
+    o.set_window_bytes(w);
+    EXPECT_FALSE(DecodeRelay(EncodeOpen(5, o), &f)) << w;
+  }
 }
 
 }  // namespace

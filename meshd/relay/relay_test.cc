@@ -21,6 +21,7 @@
 
 #include <gtest/gtest.h>
 
+#include "libsyslink/dma.h"
 #include "meshd/client/client_server.h"
 #include "meshd/uv_timer.h"
 #include "syslink/syslink.h"
@@ -89,15 +90,31 @@ class FakeMesh {
     uv_async_send(&async_);
   }
   void Close() { uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr); }
+  // From a test thread: runs FN on the loop thread and waits for it.
+  void RunOnLoop(std::function<void()> fn) {
+    std::promise<void> done;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      tasks_.push_back([&] {
+        fn();
+        done.set_value();
+      });
+    }
+    uv_async_send(&async_);
+    done.get_future().wait();
+  }
 
  private:
   static void OnAsync(uv_async_t* a) {
     auto* m = static_cast<FakeMesh*>(a->data);
     bool cut;
+    std::vector<std::function<void()>> tasks;
     {
       std::lock_guard<std::mutex> l(m->mu_);
       cut = m->cut_requested_ && !m->cut_;
+      tasks.swap(m->tasks_);
     }
+    for (auto& t : tasks) t();
     if (cut) {
       m->cut_ = true;
       m->queue_.clear();  // frames on the wire are lost
@@ -134,6 +151,7 @@ class FakeMesh {
   uv_async_t async_;
   std::mutex mu_;
   bool cut_requested_ = false;
+  std::vector<std::function<void()>> tasks_;  // RunOnLoop's (under mu_)
   bool cut_ = false;
   std::deque<std::pair<uint64_t, std::string>> queue_;
   std::map<uint64_t, Relay*> relays_;
@@ -144,11 +162,11 @@ class FakeMesh {
 
 struct Node {
   Node(uv_loop_t* loop, const std::string& name, const std::string& socket, FakeMesh* mesh,
-       uint64_t id)
+       uint64_t id, Relay::Options options)
       : broker(name, Broker::Limits{}, UvTimers(loop)),
         clients(loop, ClientServer::Options{socket}, &broker),
         port(mesh, id, name),
-        relay(loop, Relay::Options{}, &port, &broker, UvTimers(loop)) {
+        relay(loop, options, &port, &broker, UvTimers(loop)) {
     broker.SetRemote(&relay);
   }
   Broker broker;
@@ -182,8 +200,8 @@ class RelayTest : public ::testing::Test {
     dir_ = tmpl;
     uv_loop_init(&loop_);
     mesh_ = std::make_unique<FakeMesh>(&loop_);
-    a_ = std::make_unique<Node>(&loop_, "A", dir_ + "/a.sock", mesh_.get(), 1);
-    b_ = std::make_unique<Node>(&loop_, "B", dir_ + "/b.sock", mesh_.get(), 2);
+    a_ = std::make_unique<Node>(&loop_, "A", dir_ + "/a.sock", mesh_.get(), 1, a_options_);
+    b_ = std::make_unique<Node>(&loop_, "B", dir_ + "/b.sock", mesh_.get(), 2, b_options_);
     mesh_->SetRelays(&a_->relay, &b_->relay);
     ASSERT_TRUE(a_->clients.Start().ok());
     ASSERT_TRUE(b_->clients.Start().ok());
@@ -232,6 +250,7 @@ class RelayTest : public ::testing::Test {
     return info.fd;
   }
 
+  Relay::Options a_options_, b_options_;  // (set before SetUp runs)
   std::string dir_;
   uv_loop_t loop_;
   uv_async_t stop_;
@@ -461,6 +480,78 @@ TEST_F(RelayTest, PipelinedBulkCommandsArriveIntact) {
   EXPECT_GT(mesh_->splits, kCommands / 2);
 }
 
+TEST_F(RelayTest, MappedServiceKeepsItsViewsOfTheRing) {
+  // A service in map mode, reading into a ring of its own buffers as deep as
+  // the receiving meshd's, takes DMAW data as views of that meshd's ring
+  // slots. The slots go round robin, so however the client paces its
+  // commands (here: bursts of 1 to 7, each waited for), each of the
+  // service's buffers keeps seeing the same slot: no view is made twice.
+  const int lfd = Listen("mapped");
+  ASSERT_GE(lfd, 0);
+  ASSERT_EQ(syslink_set_dma_map(lfd, 1), 0);
+  constexpr int kRing = 8;
+  std::vector<unsigned char*> ring;
+  for (int i = 0; i < kRing; i++) {
+    ring.push_back(static_cast<unsigned char*>(syslink_dma_alloc(SL_DMA_MAX)));
+    ASSERT_NE(ring.back(), nullptr);
+  }
+  const uint64_t views_before = libsyslink::DmaBuffers::Get().views_mapped();
+  std::thread svc([&] {
+    uint64_t n = 0;
+    for (;;) {
+      Msg m;
+      unsigned char* data = ring[n % kRing];
+      struct iovec iov[2] = {{&m, sizeof m}, {data, SL_DMA_MAX}};
+      if (syslink_readv(lfd, iov, 2) <= 0) return;
+      if (m.msg.sm_proto == (SMPROTO_NOTICE | SM_PROTO_REPLY)) {
+        if ((m.msg.sm_head.se_cmd & SE_CMD_MASK) == SL_NOTICE_SESSION_CLOSED) return;
+        continue;
+      }
+      n++;
+      int bad = syslink_dma_bytes() == SL_DMA_MAX ? 0 : EMSGSIZE;
+      for (size_t i = 0; i < SL_DMA_MAX && bad == 0; i++) {
+        if (data[i] != Pattern(i, m.msg.sm_msgid)) bad = EBADMSG;
+      }
+      Msg r;
+      sl_msg_init_reply(&m.msg, &r.msg, bad);
+      sl_msg_fini(&r.msg);
+      syslink_write(lfd, &r, Len(r));
+    }
+  });
+  const int fd = Connect("B", "mapped");
+  ASSERT_GE(fd, 0) << strerror(-fd);
+  std::vector<unsigned char*> bufs;
+  for (int i = 0; i < kRing; i++) {
+    bufs.push_back(static_cast<unsigned char*>(syslink_dma_alloc(SL_DMA_MAX)));
+    ASSERT_NE(bufs.back(), nullptr);
+  }
+  uint64_t id = 1000;
+  for (int pass = 0; pass < 3; pass++) {
+    for (int burst = 1; burst < kRing; burst++) {
+      for (int k = 0; k < burst; k++) {
+        for (size_t i = 0; i < SL_DMA_MAX; i++) bufs[k][i] = Pattern(i, id);
+        Msg c = Command(id++, kCheck | SE_CMDF_DMAW);
+        struct iovec iov[2] = {{&c, Len(c)}, {bufs[k], SL_DMA_MAX}};
+        ASSERT_EQ(syslink_writev(fd, iov, 2), static_cast<ssize_t>(Len(c))) << strerror(errno);
+      }
+      for (int k = 0; k < burst; k++) {
+        Msg r;
+        ASSERT_GT(syslink_read(fd, &r, sizeof r), 0) << strerror(errno);
+        ASSERT_TRUE(r.msg.sm_proto & SM_PROTO_REPLY);
+        EXPECT_EQ(r.msg.sm_head.se_aux, 0) << "command " << r.msg.sm_msgid;
+      }
+    }
+  }
+  syslink_close(fd);
+  svc.join();
+  const uint64_t views = libsyslink::DmaBuffers::Get().views_mapped() - views_before;
+  EXPECT_GT(views, 0u) << "nothing was mapped: the data was copied";
+  EXPECT_LE(views, static_cast<uint64_t>(kRing)) << "views were remade as slots changed";
+  for (unsigned char* b : bufs) syslink_dma_free(b);
+  for (unsigned char* b : ring) syslink_dma_free(b);
+  syslink_close(lfd);
+}
+
 TEST_F(RelayTest, PipelinedBulkRepliesArriveIntact) {
   // DMAR commands with 128 KiB of room, more outstanding than a ring has
   // slots (the service's meshd lets it write replies into ring slots, and
@@ -506,6 +597,141 @@ TEST_F(RelayTest, PipelinedBulkRepliesArriveIntact) {
   }
   syslink_close(fd);
   ASSERT_TRUE(svc.WaitFor([&] { return svc.closed_why.size() == 1; }));
+}
+
+// Nodes may be configured with different windows
+// (mesh.max_session_inflight_bytes). The service edge sends within the
+// smaller of its own and the client edge's (announced in the OPEN) and
+// takes what the client edge sends within its own: bulk data flows both
+// ways, and no session is torn down as overrunning its window.
+class UnequalWindowsTest : public RelayTest,
+                           public ::testing::WithParamInterface<std::pair<uint32_t, uint32_t>> {
+ protected:
+  UnequalWindowsTest() {
+    a_options_.window_bytes = GetParam().first;
+    b_options_.window_bytes = GetParam().second;
+  }
+};
+
+TEST_P(UnequalWindowsTest, BulkFlowsBothWays) {
+  const int lfd = Listen("check");
+  ASSERT_GE(lfd, 0);
+  Service svc(lfd);
+  const int fd = Connect("B", "check");
+  ASSERT_GE(fd, 0) << strerror(-fd);
+  constexpr int kWindow = 16;  // the library's default DMA quota: 2 MiB
+  std::vector<unsigned char*> bufs;
+  for (int i = 0; i < kWindow; i++) {
+    bufs.push_back(static_cast<unsigned char*>(syslink_dma_alloc(SL_DMA_MAX)));
+    ASSERT_NE(bufs.back(), nullptr);
+  }
+  RunWindow(
+      fd, bufs, 100,
+      [](unsigned char* buf, uint64_t id) {
+        for (size_t i = 0; i < SL_DMA_MAX; i++) buf[i] = Pattern(i, id);
+        return Command(id, kCheck | SE_CMDF_DMAW);
+      },
+      [](const Msg& r, unsigned char*) {
+        ASSERT_EQ(r.msg.sm_head.se_aux, 0) << "command " << r.msg.sm_msgid;
+      });
+  RunWindow(
+      fd, bufs, 60,
+      [](unsigned char* buf, uint64_t id) {
+        memset(buf, 0xee, SL_DMA_MAX);
+        return Command(id, kFill | SE_CMDF_DMAR);
+      },
+      [](const Msg& r, unsigned char* buf) {
+        ASSERT_EQ(r.msg.sm_head.se_aux, 0) << "command " << r.msg.sm_msgid;
+        ASSERT_EQ(syslink_dma_bytes(), SL_DMA_MAX);
+        for (size_t i = 0; i < SL_DMA_MAX; i++) {
+          ASSERT_EQ(buf[i], Pattern(i, r.msg.sm_msgid)) << "reply " << r.msg.sm_msgid;
+        }
+      });
+  for (unsigned char* b : bufs) syslink_dma_free(b);
+  syslink_close(fd);
+  ASSERT_TRUE(svc.WaitFor([&] { return svc.closed_why.size() == 1; }));
+  EXPECT_EQ(svc.closed_why[0], ECONNRESET);  // the client closed; no teardown
+}
+
+INSTANTIATE_TEST_SUITE_P(ClientOrServiceLarger, UnequalWindowsTest,
+                         ::testing::Values(std::pair{4u << 20, 256u << 10},
+                                           std::pair{256u << 10, 4u << 20}));
+
+class LargerClientWindowTest : public RelayTest {
+ protected:
+  static constexpr uint32_t kClientWindow = 4u << 20, kServiceWindow = 256u << 10;
+  LargerClientWindowTest() {
+    a_options_.window_bytes = kClientWindow;
+    b_options_.window_bytes = kServiceWindow;
+  }
+};
+
+TEST_F(LargerClientWindowTest, ServiceEdgeHoldsWhatTheClientWindowAllows) {
+  // A service that does not read for a while: its edge queues what the
+  // client's edge sent, up to the client's window, which is larger than
+  // the service node's own. That is not an overrun: nothing is torn down.
+  const uint32_t client_window = kClientWindow, service_window = kServiceWindow;
+  const int lfd = Listen("slow");
+  ASSERT_GE(lfd, 0);
+  std::promise<void> opened, go;
+  std::thread svc([&] {
+    bool waited = false;
+    for (;;) {
+      Msg m;
+      if (syslink_read(lfd, &m, sizeof m) <= 0) return;
+      if (m.msg.sm_proto == (SMPROTO_NOTICE | SM_PROTO_REPLY)) {
+        const sl_cmd_t what = m.msg.sm_head.se_cmd & SE_CMD_MASK;
+        if (what == SL_NOTICE_SESSION_CLOSED) return;
+        if (what == SL_NOTICE_SESSION_OPEN) opened.set_value();
+        continue;
+      }
+      if (!waited) {
+        go.get_future().wait();
+        waited = true;
+      }
+      Msg r;
+      sl_msg_init_reply(&m.msg, &r.msg, 0);
+      sl_msg_fini(&r.msg);
+      syslink_write(lfd, &r, Len(r));
+    }
+  });
+  const int fd = Connect("B", "slow");
+  ASSERT_GE(fd, 0) << strerror(-fd);
+  opened.get_future().wait();
+  // Commands of 32 bytes, more than twice the service's window of them
+  // (relay framing included), and within the client's.
+  ASSERT_EQ(syslink_set_quota(fd, client_window, 0), 0);
+  const int n = static_cast<int>(3 * service_window / 64);
+  for (int i = 0; i < n; i++) {
+    Msg c = Command(1 + i, kEcho);
+    ASSERT_EQ(syslink_write(fd, &c, Len(c)), static_cast<ssize_t>(Len(c))) << i;
+  }
+  // Until the service's edge holds more than twice its own window (or has
+  // given up on the session).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (;;) {
+    uint64_t queued = 0;
+    bool edge = false;
+    mesh_->RunOnLoop([&] {
+      for (const auto& si : b_->relay.Sessions()) {
+        if (si.role != "service-edge") continue;
+        edge = true;
+        queued = si.queued_bytes;
+      }
+    });
+    if (!edge || queued > 2ull * service_window) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "queued " << queued;
+    std::this_thread::yield();
+  }
+  go.set_value();
+  for (int i = 0; i < n; i++) {
+    Msg r;
+    ASSERT_GT(syslink_read(fd, &r, sizeof r), 0) << strerror(errno);
+    ASSERT_EQ(r.msg.sm_head.se_aux, 0) << "reply " << i << " of " << n;
+  }
+  syslink_close(fd);
+  svc.join();
+  syslink_close(lfd);
 }
 
 TEST_F(RelayTest, CreditFlowsWithoutReplies) {

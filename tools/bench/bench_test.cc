@@ -101,7 +101,7 @@ TEST(Bench, EveryScenarioProducesSaneNumbers) {
   };
   const std::map<std::string, int> case_counts = {{"latency", 8}, {"pipeline", 9}, {"dma", 6},
                                                   {"session", 6}, {"remote", 12},
-                                                  {"remote_dma", 4}, {"region", 7}};
+                                                  {"remote_dma", 5}, {"region", 7}};
   std::set<std::string> seen;
   const std::string md = ReadFile(out);
   for (const ScenarioResult& s : report.scenarios()) {

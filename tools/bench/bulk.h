@@ -17,6 +17,13 @@
 
 namespace bench {
 
+// How a target takes DMAW data in.
+enum class DmaReceive {
+  kCopy,     // into a plain buffer: one copy
+  kMapOne,   // map mode into one syslink_dma_alloc buffer: a new view each time
+  kMapRing,  // map mode into a ring matching the originator's: views repeat
+};
+
 // Where an originator's bulk buffers come from.
 enum class DmaBufferKind {
   kDmaAlloc,  // syslink_dma_alloc(): for syslink, the memfd travels and the target maps it

@@ -15,6 +15,7 @@ namespace {
 
 constexpr char kSession[] = "syslink session";
 constexpr char kRemote[] = "syslink, 2 meshd";
+constexpr char kRemoteMapped[] = "syslink, 2 meshd, service maps";
 constexpr char kTcp[] = "tcp";
 constexpr char kSocketCopy[] = "socket copy";
 
@@ -134,10 +135,16 @@ Scenario RemoteDma(const MeshParams& p) {
   s.cases.push_back(MakeTransportCase(
       g, kRemote, [=] { return NewSessionDmaWrite(bytes, w, MeshShape::kTwoNodes); },
       WindowDriver(w, bytes)));
+  s.cases.push_back(MakeTransportCase(
+      g, kRemoteMapped,
+      [=] { return NewSessionDmaWrite(bytes, w, MeshShape::kTwoNodes, DmaReceive::kMapRing); },
+      WindowDriver(w, bytes)));
   s.cases.push_back(
       MakeTransportCase(g, kTcp, [=] { return NewTcpBulk(bytes, w); }, WindowDriver(w, bytes)));
   s.bars.push_back({absl::StrCat(g, " remote bulk at 80 % of raw TCP or better"), g, kRemote,
                     kTcp, "gb_per_s", false, 0.8});
+  s.bars.push_back({absl::StrCat(g, " remote bulk, service mapping, at 80 % of raw TCP or better"),
+                    g, kRemoteMapped, kTcp, "gb_per_s", false, 0.8});
   const std::string gv = g + " over veth";
   s.cases.push_back(MakeTransportCase(
       gv, kRemote, [=] { return NewSessionDmaWrite(bytes, w, MeshShape::kTwoNamespaces); },

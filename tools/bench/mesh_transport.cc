@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/unique_fd.h"
@@ -197,8 +198,8 @@ class SessionEcho : public Transport {
 
 class SessionDmaWrite : public Transport {
  public:
-  SessionDmaWrite(size_t bytes, int window, MeshShape shape)
-      : bytes_(bytes), window_(window), cluster_(shape) {}
+  SessionDmaWrite(size_t bytes, int window, MeshShape shape, DmaReceive receive)
+      : bytes_(bytes), window_(window), cluster_(shape), receive_(receive) {}
 
   absl::Status Prepare() override {
     if (bytes_ < kMinBulkBytes || bytes_ > SL_DMA_MAX || window_ < 1) {
@@ -211,20 +212,37 @@ class SessionDmaWrite : public Transport {
     cluster_.UseService();
     Listening l;
     if (absl::Status s = l.Listen(); !s.ok()) return s;
-    AlignedBuffer data(bytes_);
-    if (!data.ok()) return absl::ResourceExhaustedError("no memory for the DMA buffer");
+    // Where the data lands: one plain buffer (copied out of meshd's ring),
+    // or, in map mode, a ring of syslink_dma_alloc() buffers as deep as the
+    // window, so that each can keep the view of one of meshd's ring slots.
+    AlignedBuffer plain(receive_ == DmaReceive::kCopy ? bytes_ : 0);
+    std::vector<unsigned char*> slots;
+    if (receive_ == DmaReceive::kCopy) {
+      if (!plain.ok()) return absl::ResourceExhaustedError("no memory for the DMA buffer");
+      slots.push_back(plain.data());
+    } else {
+      const int n = receive_ == DmaReceive::kMapRing ? window_ : 1;
+      for (int i = 0; i < n; i++) {
+        void* b = syslink_dma_alloc(bytes_);
+        if (b == nullptr) return ErrnoStatus("syslink_dma_alloc", errno);
+        slots.push_back(static_cast<unsigned char*>(b));
+      }
+      if (syslink_set_dma_map(l.fd(), 1) != 0) return ErrnoStatus("syslink_set_dma_map", errno);
+    }
     absl::Status s = ctx.Ready();
     MsgBuffer m;
     bool first = true;
+    uint64_t next = 0;
     while (s.ok()) {
-      absl::StatusOr<size_t> n = l.Next(ctx, &m, data.data(), bytes_);
+      unsigned char* data = slots[next++ % slots.size()];
+      absl::StatusOr<size_t> n = l.Next(ctx, &m, data, bytes_);
       if (!n.ok()) return n.status();
       if (*n == 0) break;
       if (syslink_dma_bytes() != bytes_) {
         return absl::DataLossError(
             absl::StrCat("DMAW brought ", syslink_dma_bytes(), " bytes, expected ", bytes_));
       }
-      s = CheckBulk(data.data(), bytes_, m.msg.sm_msgid, first);
+      s = CheckBulk(data, bytes_, m.msg.sm_msgid, first);
       first = false;
       if (!s.ok()) return s;
       sl_msg_init_reply(&m.msg, &m.msg, 0);
@@ -250,6 +268,7 @@ class SessionDmaWrite : public Transport {
   const size_t bytes_;
   const int window_;
   MeshCluster cluster_;
+  const DmaReceive receive_;
 };
 
 constexpr int kRegionSlots = 32;
@@ -364,8 +383,9 @@ std::unique_ptr<Transport> NewSessionEcho(size_t bytes, MeshShape shape) {
   return std::make_unique<SessionEcho>(bytes, shape);
 }
 
-std::unique_ptr<Transport> NewSessionDmaWrite(size_t bytes, int window, MeshShape shape) {
-  return std::make_unique<SessionDmaWrite>(bytes, window, shape);
+std::unique_ptr<Transport> NewSessionDmaWrite(size_t bytes, int window, MeshShape shape,
+                                              DmaReceive receive) {
+  return std::make_unique<SessionDmaWrite>(bytes, window, shape, receive);
 }
 
 std::unique_ptr<Transport> NewRegionOps(size_t bytes, bool write, MeshShape shape) {

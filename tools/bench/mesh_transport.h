@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <memory>
 
+#include "tools/bench/bulk.h"
 #include "tools/bench/transport.h"
 
 namespace bench {
@@ -29,9 +30,11 @@ enum class MeshShape {
 std::unique_ptr<Transport> NewSessionEcho(size_t bytes, MeshShape shape);
 
 // DMAW commands of BYTES each from WINDOW syslink_dma_alloc() buffers on a
-// session; the service reads the data into its own buffer, checks it
-// (CheckBulk) and replies (like NewSyslinkDmaWrite).
-std::unique_ptr<Transport> NewSessionDmaWrite(size_t bytes, int window, MeshShape shape);
+// session; the service reads the data into its own buffer (RECEIVE: copied
+// into a plain one, or in map mode into syslink_dma_alloc() buffers), checks
+// it (CheckBulk) and replies (like NewSyslinkDmaWrite).
+std::unique_ptr<Transport> NewSessionDmaWrite(size_t bytes, int window, MeshShape shape,
+                                              DmaReceive receive = DmaReceive::kCopy);
 
 // One-sided region operations: the server process registers a region of
 // 32 * BYTES (in a syslink_dma_alloc() buffer) and does nothing else; the

@@ -22,12 +22,6 @@ std::unique_ptr<Transport> NewSyslinkEcho(size_t bytes);
 // reads the data into its own iov[1] and replies with a bare reply; it
 // checks the data (fully for the first command, an id stamped at both ends
 // of the buffer for every command).
-// How the target takes DMAW data in.
-enum class DmaReceive {
-  kCopy,     // into a plain buffer: one copy
-  kMapOne,   // map mode into one syslink_dma_alloc buffer: a new view each time
-  kMapRing,  // map mode into a ring matching the originator's: views repeat
-};
 std::unique_ptr<Transport> NewSyslinkDmaWrite(size_t bytes, int window, DmaBufferKind kind,
                                               DmaReceive receive = DmaReceive::kCopy);
 
