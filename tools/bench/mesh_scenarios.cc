@@ -17,6 +17,7 @@ constexpr char kSession[] = "syslink session";
 constexpr char kRemote[] = "syslink, 2 meshd";
 constexpr char kRemoteMapped[] = "syslink, 2 meshd, service maps";
 constexpr char kTcp[] = "tcp";
+constexpr char kRawRelay[] = "raw relay (2 forwarders)";
 constexpr char kSocketCopy[] = "socket copy";
 
 std::string SizeName(size_t bytes) {
@@ -71,7 +72,10 @@ Scenario Remote(const MeshParams& p) {
   s.method =
       "syslink: client -> meshd a -> TCP (authenticated mesh link) -> meshd b -> service and back, "
       "four processes, one request outstanding. tcp: the same message echoed over one loopback TCP "
-      "connection (TCP_NODELAY) between two processes. zeromq: REQ/REP over tcp://. grpc: a unary "
+      "connection (TCP_NODELAY) between two processes. raw relay: the same four-process path "
+      "with bare forwarders (client -> socketpair -> forwarder -> TCP -> forwarder -> socketpair "
+      "-> server, the forwarders doing nothing but recv and write): the floor of any relay shaped "
+      "like the mesh. zeromq: REQ/REP over tcp://. grpc: a unary "
       "call over TCP. \"over veth\": meshd a and b (and the two TCP processes) in two network "
       "namespaces joined by a veth pair. All on one 2-core machine: the meshds compete with "
       "client and server for the CPUs, which a real two-host path would not.";
@@ -88,6 +92,8 @@ Scenario Remote(const MeshParams& p) {
         LatencyDriver()));
     s.cases.push_back(
         MakeTransportCase(g, kTcp, [bytes] { return NewTcpEcho(bytes); }, LatencyDriver()));
+    s.cases.push_back(MakeTransportCase(
+        g, kRawRelay, [bytes] { return NewRawRelayEcho(bytes); }, LatencyDriver()));
     s.cases.push_back(MakeTransportCase(
         g, "zeromq tcp",
         [bytes] { return NewZmqEcho(bytes, ZmqPattern::kReqRep, ZmqEndpoint::kTcp); },

@@ -10,6 +10,8 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <vector>
@@ -628,6 +630,118 @@ class TcpEcho : public Transport {
   TcpListener listener_;
 };
 
+// --- the relay floor ---------------------------------------------------
+
+// Forwards whole messages of BYTES between a SEQPACKET socket and a TCP
+// connection until either ends, then exits (a forwarder process's body).
+[[noreturn]] void Forward(int unix_fd, int tcp_fd, size_t bytes) {
+  MsgBuffer m;
+  struct pollfd p[2] = {{unix_fd, POLLIN, 0}, {tcp_fd, POLLIN, 0}};
+  for (;;) {
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      _exit(1);
+    }
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      absl::StatusOr<size_t> n = RecvPacket(unix_fd, &m, sizeof m);
+      if (!n.ok() || *n == 0 || !WriteFull(tcp_fd, &m, *n).ok()) _exit(0);
+    }
+    if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+      absl::StatusOr<bool> got = ReadFull(tcp_fd, &m, bytes);
+      if (!got.ok() || !*got || !SendPacket(unix_fd, &m, bytes).ok()) _exit(0);
+    }
+  }
+}
+
+// A connected loopback TCP pair, TCP_NODELAY on both ends.
+absl::Status LoopbackTcpPair(UniqueFd* a, UniqueFd* b) {
+  UniqueFd l(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  a->reset(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!l.ok() || !a->ok()) return ErrnoStatus("socket", errno);
+  struct sockaddr_in addr = Inet("127.0.0.1", 0);
+  socklen_t len = sizeof addr;
+  if (bind(l.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0 ||
+      listen(l.get(), 1) != 0 ||
+      getsockname(l.get(), reinterpret_cast<struct sockaddr*>(&addr), &len) != 0 ||
+      connect(a->get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0) {
+    return ErrnoStatus("loopback TCP", errno);
+  }
+  b->reset(accept4(l.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  if (!b->ok()) return ErrnoStatus("accept", errno);
+  if (absl::Status s = SetNoDelay(a->get()); !s.ok()) return s;
+  return SetNoDelay(b->get());
+}
+
+class RawRelayEcho : public Transport {
+ public:
+  explicit RawRelayEcho(size_t bytes) : bytes_(bytes) {}
+  ~RawRelayEcho() override {
+    for (pid_t pid : forwarders_) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+
+  absl::Status Prepare() override {
+    if (bytes_ < kMinMessageBytes || bytes_ > kMaxMessageBytes || bytes_ % 8 != 0) {
+      return absl::InvalidArgumentError("bad size");
+    }
+    if (absl::Status s = client_side_.Create(); !s.ok()) return s;
+    if (absl::Status s = server_side_.Create(); !s.ok()) return s;
+    // The forwarders' TCP connection, over loopback.
+    UniqueFd a, b;
+    if (absl::Status s = LoopbackTcpPair(&a, &b); !s.ok()) return s;
+    // fwd a: the client's socket <-> TCP; fwd b: TCP <-> the server's.
+    for (int side = 0; side < 2; side++) {
+      const pid_t pid = fork();
+      if (pid < 0) return ErrnoStatus("fork", errno);
+      if (pid == 0) {
+        // Only its own two sockets: an end left open here would keep the
+        // other side from ever seeing end-of-file.
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (side == 0) {
+          b.reset();
+          server_side_.CloseBoth();
+          Forward(client_side_.Keep(1), a.get(), bytes_);
+        }
+        a.reset();
+        client_side_.CloseBoth();
+        Forward(server_side_.Keep(0), b.get(), bytes_);
+      }
+      forwarders_.push_back(pid);
+    }
+    return absl::OkStatus();
+  }
+  void CloseInParent() override {
+    client_side_.CloseBoth();
+    server_side_.CloseBoth();
+  }
+
+  absl::Status Serve(ServerContext& ctx) override {
+    client_side_.CloseBoth();
+    const int fd = server_side_.Keep(1);
+    absl::Status s = ctx.Ready();
+    MsgBuffer m;
+    while (s.ok()) {
+      absl::StatusOr<size_t> n = RecvPacket(fd, &m, sizeof m);
+      if (!n.ok()) return n.status();
+      if (*n == 0) break;
+      s = SendPacket(fd, &m, *n);
+    }
+    return s;
+  }
+
+  absl::StatusOr<std::unique_ptr<MsgClient>> Connect() override {
+    server_side_.CloseBoth();
+    return std::unique_ptr<MsgClient>(new RawEchoClient(client_side_.Take(0), bytes_));
+  }
+
+ private:
+  const size_t bytes_;
+  RawPair client_side_, server_side_;  // [0] client / [1] fwd a; [0] fwd b / [1] server
+  std::vector<pid_t> forwarders_;
+};
+
 class TcpBulkClient : public MsgClient {
  public:
   TcpBulkClient(UniqueFd fd, size_t bytes, std::unique_ptr<BufferRing> slots)
@@ -728,6 +842,9 @@ std::unique_ptr<Transport> NewProcessVmReadv(size_t bytes, int window) {
 }
 std::unique_ptr<Transport> NewTcpEcho(size_t bytes, bool veth) {
   return std::make_unique<TcpEcho>(bytes, veth);
+}
+std::unique_ptr<Transport> NewRawRelayEcho(size_t bytes) {
+  return std::make_unique<RawRelayEcho>(bytes);
 }
 std::unique_ptr<Transport> NewTcpBulk(size_t bytes, int window, bool veth) {
   return std::make_unique<TcpBulk>(bytes, window, veth);

@@ -45,6 +45,13 @@ std::unique_ptr<Transport> NewProcessVmReadv(size_t bytes, int window);
 // (VethPair, netns.h; the case is skipped where that cannot be made).
 std::unique_ptr<Transport> NewTcpEcho(size_t bytes, bool veth = false);
 
+// The floor of any relay built like the mesh: NewTcpEcho's messages
+// carried client -> socketpair -> forwarder -> loopback TCP -> forwarder ->
+// socketpair -> server and back (four processes, the forwarders doing
+// nothing but recv and write, read and send). What a remote syslink session
+// costs beyond this is meshd's own work.
+std::unique_ptr<Transport> NewRawRelayEcho(size_t bytes);
+
 // NewSocketpairBulk over TCP: each request is a 32-byte header (carrying the
 // id) and the BYTES of data from one of WINDOW buffers, written with one
 // writev(); the server reads both into its own buffer and replies with a
