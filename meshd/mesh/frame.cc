@@ -67,7 +67,7 @@ int FrameDecoder::PayloadBuffers(size_t from, struct iovec* iov) {
 
 int FrameDecoder::NextBuffers(struct iovec iov[kMaxDecoderIov]) {
   assert(error_ == ProtocolError::kNone);
-  const size_t room = read_ahead_ ? kReadAheadBytes : kFrameHeaderBytes;
+  const size_t room = read_ahead_ ? ahead_ : kFrameHeaderBytes;
   if (!in_payload_) {
     assert(staged_ < kFrameHeaderBytes);
     iov[0].iov_base = stage_ + staged_;
@@ -105,6 +105,7 @@ ProtocolError FrameDecoder::ParseStaged(std::vector<Frame>* out) {
     if (len <= have) {
       out->push_back(Frame{type, std::string(stage_ + at, len), {}});
       at += len;
+      ahead_ = kReadAheadMaxBytes;  // it fit
       continue;
     }
     // The rest is read into the frame's own buffer (or, split, partly
@@ -151,12 +152,14 @@ ProtocolError FrameDecoder::Commit(size_t n, std::vector<Frame>* out) {
       return ProtocolError::kNone;
     }
     out->push_back(Frame{type_, std::move(payload_), std::move(split_)});
+    ahead_ = kFrameHeaderBytes + payload_len_ <= kReadAheadMaxBytes ? kReadAheadMaxBytes
+                                                                     : kReadAheadBytes;
     payload_ = std::string();
     split_ = PayloadSplit();
     in_payload_ = false;
     // The rest went into the last iovec, the start of stage_.
   }
-  assert(staged_ + n <= kReadAheadBytes);
+  assert(staged_ + n <= sizeof stage_);
   staged_ += n;
   return ParseStaged(out);
 }

@@ -4,8 +4,10 @@
 // where the next bytes go (the rest of the current frame's own std::string,
 // then what follows it), so a large payload is read from the socket straight
 // into its own buffer. With read-ahead on, what follows is a small buffer
-// (kReadAheadBytes) from which many small frames are cut by one readv();
-// off, it is just the next frame's header.
+// from which many small frames are cut by one readv() (kReadAheadMaxBytes
+// after a frame that fit in it, so that one of like size comes whole in
+// one read; kReadAheadBytes after a larger one, so that little of the next
+// large payload is copied); off, it is just the next frame's header.
 //
 //   FrameDecoder dec(/*max_payload_bytes=*/1 << 20);
 //   std::vector<Frame> frames;
@@ -42,7 +44,10 @@ namespace mesh {
 inline constexpr size_t kFrameHeaderBytes = 5;
 // What the decoder reads past the current frame with read-ahead on: small
 // frames within it are copied out (never more than this of a large one).
+// kReadAheadBytes after a frame larger than kReadAheadMaxBytes (header
+// included), kReadAheadMaxBytes after any other.
 inline constexpr size_t kReadAheadBytes = 2048;
+inline constexpr size_t kReadAheadMaxBytes = 16384;
 // DATA frames at least this large are offered to the splitter.
 inline constexpr size_t kSplitMinBytes = 16384;
 // Most iovecs NextBuffers() fills.
@@ -127,7 +132,8 @@ class FrameDecoder {
   void set_max_payload_bytes(uint32_t max_payload_bytes) { max_payload_bytes_ = max_payload_bytes; }
   uint32_t max_payload_bytes() const { return max_payload_bytes_; }
   // Read-ahead (off by default): whether NextBuffers() asks for up to
-  // kReadAheadBytes past the current frame, or only for the next header.
+  // kReadAheadBytes or kReadAheadMaxBytes past the current frame (see
+  // above), or only for the next header.
   // Headers are checked against the limit as soon as they are read, so a
   // link turns it on only once the limit is final (after its handshake).
   void set_read_ahead(bool on) { read_ahead_ = on; }
@@ -182,8 +188,9 @@ class FrameDecoder {
   size_t split_min_ = kSplitMinBytes;
   // Bytes read past the last frame and not yet parsed: after Commit(),
   // empty while in_payload_, else less than a header.
-  char stage_[kReadAheadBytes];
+  char stage_[kReadAheadMaxBytes];
   size_t staged_ = 0;
+  size_t ahead_ = kReadAheadBytes;  // read-ahead room after the last frame
   bool in_payload_ = false;  // header done, payload_ being filled
   FrameType type_ = FrameType::kData;
   std::string payload_;   // the payload, or with split_, all but its part

@@ -168,11 +168,11 @@ TEST(FrameTest, ReadAheadCutsManyFramesFromOneRead) {
   EXPECT_EQ(got[2].payload, std::string(300, 't'));
   EXPECT_TRUE(dec.mid_frame());
   // The rest of the large frame goes straight into its own buffer, with
-  // the read-ahead buffer behind it.
+  // the read-ahead buffer behind it (all of it: the last frames fit).
   ASSERT_EQ(dec.NextBuffers(iov), 2);
   const size_t rest = stream.size() - first - 6;  // all but the last frame
   ASSERT_EQ(iov[0].iov_len, rest);
-  ASSERT_EQ(iov[1].iov_len, kReadAheadBytes);
+  ASSERT_EQ(iov[1].iov_len, kReadAheadMaxBytes);
   char* body = static_cast<char*>(iov[0].iov_base);
   memcpy(iov[0].iov_base, stream.data() + first, rest);
   memcpy(iov[1].iov_base, stream.data() + first + rest, 6);
@@ -183,6 +183,35 @@ TEST(FrameTest, ReadAheadCutsManyFramesFromOneRead) {
   EXPECT_EQ(got[4].type, FrameType::kProbe);
   EXPECT_EQ(got[4].payload, "p");
   EXPECT_FALSE(dec.mid_frame());
+}
+
+TEST(FrameTest, ReadAheadWidensAfterFramesThatFit) {
+  // After frames that fit in kReadAheadMaxBytes, a 4 KiB frame comes whole
+  // in one read; after a larger one the decoder reads only kReadAheadBytes
+  // ahead, so that little of a next large payload is copied.
+  FrameDecoder dec(1 << 20);
+  dec.set_read_ahead(true);
+  std::vector<Frame> got;
+  ASSERT_EQ(dec.Feed(EncodeFrame(FrameType::kData, "small"), &got), ProtocolError::kNone);
+  struct iovec iov[kMaxDecoderIov];
+  ASSERT_EQ(dec.NextBuffers(iov), 1);
+  ASSERT_EQ(iov[0].iov_len, kReadAheadMaxBytes);
+  const std::string mid = EncodeFrame(FrameType::kData, std::string(4096, 'm'));
+  memcpy(iov[0].iov_base, mid.data(), mid.size());
+  ASSERT_EQ(dec.Commit(mid.size(), &got), ProtocolError::kNone);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].payload, std::string(4096, 'm'));
+  EXPECT_FALSE(dec.mid_frame());
+  // A frame larger than the read-ahead: it narrows afterwards...
+  ASSERT_EQ(dec.Feed(EncodeFrame(FrameType::kData, std::string(kReadAheadMaxBytes, 'L')), &got),
+            ProtocolError::kNone);
+  ASSERT_EQ(got.size(), 3u);
+  ASSERT_EQ(dec.NextBuffers(iov), 1);
+  EXPECT_EQ(iov[0].iov_len, kReadAheadBytes);
+  // ...until a frame fits again.
+  ASSERT_EQ(dec.Feed(EncodeFrame(FrameType::kHeartbeat, ""), &got), ProtocolError::kNone);
+  ASSERT_EQ(dec.NextBuffers(iov), 1);
+  EXPECT_EQ(iov[0].iov_len, kReadAheadMaxBytes);
 }
 
 TEST(FrameTest, ReadAheadKeepsPartialHeadersAndChecksEveryHeader) {
