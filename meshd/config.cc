@@ -417,6 +417,7 @@ std::vector<Problem> Check(const MeshdConfig& c) {
           {"mesh.max_session_inflight_bytes"});
   }
   k.Range("mesh.max_nodes", mesh.max_nodes(), 1, 65536);
+  k.Range("mesh.busy_poll_us", mesh.busy_poll_us(), 0, 100000);
   if (mesh.max_nodes() >= 1 &&
       static_cast<uint64_t>(mesh.peers_size()) > mesh.max_nodes() - 1) {
     k.Add("mesh.peers", absl::StrCat("[", mesh.peers_size(), " peers]"),
@@ -675,6 +676,7 @@ void ApplyDefaults(const ConfigEnvironment& env, MeshdConfig* c) {
         kDefaultMaxLinkQueuedBytes, mesh->max_session_inflight_bytes()));
   }
   if (!mesh->has_max_nodes()) mesh->set_max_nodes(kDefaultMaxNodes);
+  if (!mesh->has_busy_poll_us()) mesh->set_busy_poll_us(0);
 
   config::RegionsConfig* regions = c->mutable_regions();
   if (!regions->has_max_regions_per_client()) {

@@ -90,6 +90,7 @@ TEST(DefaultsTest, EveryFieldHasItsDocumentedDefault) {
   EXPECT_EQ(c.mesh().max_link_queued_bytes(), 8u << 20);
   EXPECT_EQ(c.mesh().max_session_inflight_bytes(), 1u << 20);
   EXPECT_EQ(c.mesh().max_nodes(), 1024u);
+  EXPECT_EQ(c.mesh().busy_poll_us(), 0u);
   EXPECT_EQ(c.regions().max_regions_per_client(), 1024u);
   EXPECT_EQ(c.regions().max_region_bytes(), uint64_t{1} << 30);
   EXPECT_EQ(c.regions().sfbuf_pool_pages(), 1024u);
@@ -224,6 +225,7 @@ mesh {
   max_link_queued_bytes: 0x2000000
   max_session_inflight_bytes: 262144
   max_nodes: 4
+  busy_poll_us: 500
 }
 regions {
   max_regions_per_client: 10
@@ -269,6 +271,7 @@ TEST(FullConfigTest, ParsesWithEveryValue) {
   EXPECT_EQ(c.mesh().max_link_queued_bytes(), 32u << 20);
   EXPECT_EQ(c.mesh().max_session_inflight_bytes(), 262144u);
   EXPECT_EQ(c.mesh().max_nodes(), 4u);
+  EXPECT_EQ(c.mesh().busy_poll_us(), 500u);
   EXPECT_EQ(c.regions().max_regions_per_client(), 10u);
   EXPECT_EQ(c.regions().max_region_bytes(), 4096u);
   EXPECT_EQ(c.regions().sfbuf_pool_pages(), 64u);
@@ -424,6 +427,8 @@ TEST(ValidationTest, OutOfRangeValues) {
        "262144..1073741824 (256 KiB..1 GiB)"},
       {"mesh { max_nodes: 0 }",
        "t.conf:1:8: mesh.max_nodes = 0: must be in 1..65536"},
+      {"mesh { busy_poll_us: 100001 }",
+       "t.conf:1:8: mesh.busy_poll_us = 100001: must be in 0..100000"},
       {"regions { max_regions_per_client: 0 }",
        "t.conf:1:11: regions.max_regions_per_client = 0: must be in "
        "1..1048576"},

@@ -32,6 +32,7 @@
 #include "meshd/regions/region_server.h"
 #include "meshd/regions/region_table.h"
 #include "meshd/relay/relay.h"
+#include "meshd/run_loop.h"
 #include "meshd/sd_notify.h"
 #include "meshd/uv_timer.h"
 
@@ -317,9 +318,10 @@ int main(int argc, char** argv) {
       .Kv("node", config.node().name())
       .Kv("node_id", common::Hex(config.node().id()))
       .Kv("mesh_port", d.mesh != nullptr ? d.mesh->listen_port() : 0)
+      .Kv("busy_poll_us", config.mesh().busy_poll_us())
       .Kv("pid", getpid());
   meshd::SdNotify("READY=1");
-  uv_run(&d.loop, UV_RUN_DEFAULT);
+  meshd::RunLoop(&d.loop, config.mesh().busy_poll_us());
 
   d.admin.reset();
   d.metrics.reset();

@@ -265,7 +265,7 @@ class MeshLoopback : public ::testing::Test {
                     (key.empty() ? key_ : key) + "\"";
     if (!listen.empty()) s += " listen_address: \"" + listen + "\"";
     for (int p : peer_ports) s += " peers { address: \"127.0.0.1:" + std::to_string(p) + "\" }";
-    return s + " }";
+    return s + extra_mesh_ + " }";
   }
   // A line A - B - C: B listens, A and C dial it.
   void StartLine() {
@@ -280,6 +280,7 @@ class MeshLoopback : public ::testing::Test {
   }
   TempDir dir_;
   std::string key_;
+  std::string extra_mesh_;  // more fields for every node's mesh { }
   std::unique_ptr<Meshd> a_, b_, c_;
   int b_port_ = -1;
 };
@@ -303,6 +304,33 @@ TEST_F(MeshLoopback, ThroughTheMiddleNode) {
   EXPECT_EQ(Connect("zz", "echo", 2000, &other), EHOSTUNREACH);
   syslink_close(fd);
   syslink_dma_free(buf);
+}
+
+// Busy polling (mesh.busy_poll_us) changes how meshd waits, not what it
+// does: traffic through the middle node is answered, and each meshd stops
+// cleanly on SIGTERM from inside its polling window.
+TEST_F(MeshLoopback, BusyPollingNodesServeAndStop) {
+  extra_mesh_ = " busy_poll_us: 5000";
+  StartLine();
+  Channel ready;
+  Use(*c_);
+  Child svc([&] { return Serve("echo", &ready, 0, nullptr); });
+  int64_t v;
+  ASSERT_TRUE(ready.Get(&v));
+  ASSERT_EQ(v, 0);
+  Use(*a_);
+  int fd;
+  ASSERT_EQ(ConnectWithin("c", "echo", std::chrono::seconds(20), &fd), 0);
+  unsigned char* buf = static_cast<unsigned char*>(syslink_dma_alloc(65536));
+  for (uint64_t i = 1; i <= 200; i++) ASSERT_EQ(EchoOnce(fd, i, buf), 0) << i;
+  syslink_close(fd);
+  syslink_dma_free(buf);
+  for (Meshd* m : {a_.get(), b_.get()}) {
+    m->Signal(SIGTERM);
+    const int status = m->Wait();
+    ASSERT_TRUE(WIFEXITED(status)) << status;
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+  }
 }
 
 // The middle node dies under load: every outstanding command on both sides

@@ -100,7 +100,7 @@ TEST(Bench, EveryScenarioProducesSaneNumbers) {
       {"region", {"gb_per_s", "p50_us", "p99_us", "round_trips"}},
   };
   const std::map<std::string, int> case_counts = {{"latency", 8}, {"pipeline", 9}, {"dma", 6},
-                                                  {"session", 6}, {"remote", 14},
+                                                  {"session", 6}, {"remote", 16},
                                                   {"remote_dma", 5}, {"region", 7}};
   std::set<std::string> seen;
   const std::string md = ReadFile(out);
