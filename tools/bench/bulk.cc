@@ -1,5 +1,6 @@
 #include "tools/bench/bulk.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "absl/strings/str_cat.h"
@@ -40,6 +41,30 @@ BufferRing::BufferRing(DmaBufferKind kind, size_t bytes, int window) : kind_(kin
 BufferRing::~BufferRing() {
   if (kind_ == DmaBufferKind::kDmaAlloc) {
     for (unsigned char* p : bufs_) syslink_dma_free(p);
+  }
+}
+
+absl::Status ReceiveBuffers::Init(DmaReceive receive, size_t bytes, int window, int fd) {
+  if (receive == DmaReceive::kCopy) {
+    plain_ = std::make_unique<AlignedBuffer>(bytes);
+    if (!plain_->ok()) return absl::ResourceExhaustedError("no memory for the DMA buffer");
+    slots_.push_back(plain_->data());
+    return absl::OkStatus();
+  }
+  dma_alloc_ = true;
+  const int n = receive == DmaReceive::kMapRing ? window : 1;
+  for (int i = 0; i < n; i++) {
+    void* b = syslink_dma_alloc(bytes);
+    if (b == nullptr) return ErrnoStatus("syslink_dma_alloc", errno);
+    slots_.push_back(static_cast<unsigned char*>(b));
+  }
+  if (syslink_set_dma_map(fd, 1) != 0) return ErrnoStatus("syslink_set_dma_map", errno);
+  return absl::OkStatus();
+}
+
+ReceiveBuffers::~ReceiveBuffers() {
+  if (dma_alloc_) {
+    for (unsigned char* p : slots_) syslink_dma_free(p);
   }
 }
 

@@ -53,6 +53,28 @@ class BufferRing {
   bool ok_ = false;
 };
 
+// A target's buffers for DMAW data, as RECEIVE says: one plain buffer
+// (copied into), or syslink_dma_alloc() buffers in map mode (one, or a ring
+// of WINDOW whose slot K matches the originator's request K). Next() is
+// the buffer for the next request, which arrive in order.
+class ReceiveBuffers {
+ public:
+  ReceiveBuffers() = default;
+  ReceiveBuffers(const ReceiveBuffers&) = delete;
+  ReceiveBuffers& operator=(const ReceiveBuffers&) = delete;
+  ~ReceiveBuffers();
+
+  // Allocates them and, in map mode, turns it on for descriptor FD.
+  absl::Status Init(DmaReceive receive, size_t bytes, int window, int fd);
+  unsigned char* Next() { return slots_[next_++ % slots_.size()]; }
+
+ private:
+  std::unique_ptr<AlignedBuffer> plain_;
+  std::vector<unsigned char*> slots_;
+  bool dma_alloc_ = false;
+  uint64_t next_ = 0;
+};
+
 // The smallest buffer these helpers handle (two stamps).
 constexpr size_t kMinBulkBytes = 16;
 

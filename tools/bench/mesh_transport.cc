@@ -216,26 +216,13 @@ class SessionDmaWrite : public Transport {
     // Where the data lands: one plain buffer (copied out of meshd's ring),
     // or, in map mode, a ring of syslink_dma_alloc() buffers as deep as the
     // window, so that each can keep the view of one of meshd's ring slots.
-    AlignedBuffer plain(receive_ == DmaReceive::kCopy ? bytes_ : 0);
-    std::vector<unsigned char*> slots;
-    if (receive_ == DmaReceive::kCopy) {
-      if (!plain.ok()) return absl::ResourceExhaustedError("no memory for the DMA buffer");
-      slots.push_back(plain.data());
-    } else {
-      const int n = receive_ == DmaReceive::kMapRing ? window_ : 1;
-      for (int i = 0; i < n; i++) {
-        void* b = syslink_dma_alloc(bytes_);
-        if (b == nullptr) return ErrnoStatus("syslink_dma_alloc", errno);
-        slots.push_back(static_cast<unsigned char*>(b));
-      }
-      if (syslink_set_dma_map(l.fd(), 1) != 0) return ErrnoStatus("syslink_set_dma_map", errno);
-    }
+    ReceiveBuffers slots;
+    if (absl::Status s = slots.Init(receive_, bytes_, window_, l.fd()); !s.ok()) return s;
     absl::Status s = ctx.Ready();
     MsgBuffer m;
     bool first = true;
-    uint64_t next = 0;
     while (s.ok()) {
-      unsigned char* data = slots[next++ % slots.size()];
+      unsigned char* data = slots.Next();
       absl::StatusOr<size_t> n = l.Next(ctx, &m, data, bytes_);
       if (!n.ok()) return n.status();
       if (*n == 0) break;

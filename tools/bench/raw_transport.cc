@@ -94,6 +94,20 @@ absl::StatusOr<size_t> RecvPacket(int fd, void* p, size_t n) {
 
 // --- echo ------------------------------------------------------------------
 
+// The server of the packet echoes: Ready, then each packet on FD back as it
+// came, until end-of-file.
+absl::Status EchoPackets(int fd, ServerContext& ctx) {
+  absl::Status s = ctx.Ready();
+  MsgBuffer m;
+  while (s.ok()) {
+    absl::StatusOr<size_t> n = RecvPacket(fd, &m, sizeof m);
+    if (!n.ok()) return n.status();
+    if (*n == 0) break;
+    s = SendPacket(fd, &m, *n);
+  }
+  return s;
+}
+
 class RawEchoClient : public MsgClient {
  public:
   RawEchoClient(UniqueFd fd, size_t bytes) : fd_(std::move(fd)), bytes_(bytes) {
@@ -129,15 +143,7 @@ class SocketpairEcho : public Transport {
 
   absl::Status Serve(ServerContext& ctx) override {
     const int fd = pair_.Keep(0);
-    absl::Status s = ctx.Ready();
-    MsgBuffer m;
-    while (s.ok()) {
-      absl::StatusOr<size_t> n = RecvPacket(fd, &m, sizeof m);
-      if (!n.ok()) return n.status();
-      if (*n == 0) break;
-      s = SendPacket(fd, &m, *n);
-    }
-    return s;
+    return EchoPackets(fd, ctx);
   }
 
   absl::StatusOr<std::unique_ptr<MsgClient>> Connect() override {
@@ -720,15 +726,7 @@ class RawRelayEcho : public Transport {
   absl::Status Serve(ServerContext& ctx) override {
     client_side_.CloseBoth();
     const int fd = server_side_.Keep(1);
-    absl::Status s = ctx.Ready();
-    MsgBuffer m;
-    while (s.ok()) {
-      absl::StatusOr<size_t> n = RecvPacket(fd, &m, sizeof m);
-      if (!n.ok()) return n.status();
-      if (*n == 0) break;
-      s = SendPacket(fd, &m, *n);
-    }
-    return s;
+    return EchoPackets(fd, ctx);
   }
 
   absl::StatusOr<std::unique_ptr<MsgClient>> Connect() override {

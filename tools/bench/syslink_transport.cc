@@ -98,26 +98,13 @@ class SyslinkDmaWrite : public Transport {
     // Where the data lands: one plain buffer (copied), or syslink_dma_alloc
     // buffers with map mode on: one for everything, or a ring matching the
     // originator's (slot id % window) so the same views come back.
-    AlignedBuffer plain(receive_ == DmaReceive::kCopy ? bytes_ : 0);
-    std::vector<unsigned char*> slots;
-    if (receive_ == DmaReceive::kCopy) {
-      if (!plain.ok()) return absl::ResourceExhaustedError("no memory for the DMA buffer");
-      slots.push_back(plain.data());
-    } else {
-      const int n = receive_ == DmaReceive::kMapRing ? window_ : 1;
-      for (int i = 0; i < n; i++) {
-        void* b = syslink_dma_alloc(bytes_);
-        if (b == nullptr) return ErrnoStatus("syslink_dma_alloc", errno);
-        slots.push_back(static_cast<unsigned char*>(b));
-      }
-      if (syslink_set_dma_map(fd, 1) != 0) return ErrnoStatus("syslink_set_dma_map", errno);
-    }
+    ReceiveBuffers slots;
+    if (absl::Status s = slots.Init(receive_, bytes_, window_, fd); !s.ok()) return s;
     absl::Status s = ctx.Ready();
     MsgBuffer m;
     bool first = true;
-    uint64_t next = 0;  // requests arrive in order: the slot of the next one
     while (s.ok()) {
-      unsigned char* data = slots[next++ % slots.size()];
+      unsigned char* data = slots.Next();
       absl::StatusOr<size_t> n = ReadMessage(fd, &m, data, bytes_);
       if (!n.ok()) return n.status();
       if (*n == 0) break;
