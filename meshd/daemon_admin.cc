@@ -66,6 +66,7 @@ absl::StatusOr<admin::GetStatusResponse> DaemonAdmin::GetStatus() {
   cs->set_max_clients(c.client().max_clients());
   cs->set_max_services(c.client().max_services());
   cs->set_sfbuf_pool_pages(c.regions().sfbuf_pool_pages());
+  cs->set_busy_poll_us(c.mesh().busy_poll_us());
   cs->set_log_level(Key(config::LogConfig::Level_Name(c.log().level()).c_str()));
   admin::HealthSummary* h = r.mutable_health();
   h->set_clients(static_cast<uint32_t>(p_.clients->client_count()));

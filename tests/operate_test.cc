@@ -99,8 +99,9 @@ class Operate : public ::testing::Test {
     ASSERT_TRUE(b_->Start()) << b_->ReadLog();
     a_ = std::make_unique<Meshd>(
         dir_.path(), "a",
-        mesh + " peers { address: \"127.0.0.1:" + std::to_string(b_->MeshPort()) +
-            "\" name: \"b\" } }\nmetrics { address: \"127.0.0.1:0\" }");
+        // (a busy-polls: the admin API must answer from that loop too)
+        mesh + " busy_poll_us: 300 peers { address: \"127.0.0.1:" +
+            std::to_string(b_->MeshPort()) + "\" name: \"b\" } }\nmetrics { address: \"127.0.0.1:0\" }");
     ASSERT_TRUE(a_->Start()) << a_->ReadLog();
     a_ctl_ = "-E unix:" + dir_.path() + "/a.admin";
     b_ctl_ = "-E unix:" + dir_.path() + "/b.admin";
@@ -175,6 +176,10 @@ TEST_F(Operate, EveryObjectAsJsonAndTables) {
   EXPECT_EQ(status.health().nodes_reachable(), 2u);
   EXPECT_EQ(status.health().peers_up(), 1u);
   EXPECT_EQ(status.health().sessions_remote(), 1u);
+  EXPECT_EQ(status.config().busy_poll_us(), 300u);
+  r = Ctl(a_ctl_ + " status");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("busy polling:    300 µs after each wake-up"), std::string::npos) << r.out;
 
   r = Ctl(a_ctl_ + " -j nodes");
   ASSERT_EQ(r.status, 0) << r.out;

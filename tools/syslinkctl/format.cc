@@ -233,6 +233,8 @@ std::string RenderStatus(const GetStatusResponse& r) {
   kv.Add("peer addresses", c.peers().empty() ? "(none)" : absl::StrJoin(c.peers(), " "));
   kv.Add("metrics", c.metrics_address().empty() ? "(off)" : c.metrics_address());
   kv.Add("log level", OrDash(c.log_level()));
+  kv.Add("busy polling",
+         c.busy_poll_us() == 0 ? "off" : absl::StrCat(c.busy_poll_us(), " µs after each wake-up"));
   return kv.Render();
 }
 
