@@ -261,9 +261,12 @@ class RelayTest : public ::testing::Test {
 
 // A service thread: echoes kEcho (DMA data +1), holds kHold; with PINGS it
 // sends that many kPing commands to each new session. Records notices and
-// replies to its pings.
+// replies to its pings. DMA data lands in a buffer of its own, or (RING not
+// empty) in RING[k % size] for its k-th command (read-only views in map
+// mode: then only kCheck, which does not write there).
 struct Service {
-  explicit Service(int fd, int pings = 0) : fd(fd), pings(pings) {
+  explicit Service(int fd, int pings = 0, std::vector<unsigned char*> ring = {})
+      : fd(fd), pings(pings), ring(std::move(ring)) {
     thread = std::thread([this] { Run(); });
   }
   ~Service() {
@@ -271,11 +274,13 @@ struct Service {
     thread.join();
   }
   void Run() {
-    static thread_local unsigned char data[SL_DMA_MAX] __attribute__((aligned(4096)));
+    static thread_local unsigned char own[SL_DMA_MAX] __attribute__((aligned(4096)));
     uint64_t next = 1;
+    uint64_t commands = 0;
     for (;;) {
       Msg m;
-      struct iovec iov[2] = {{&m, sizeof m}, {data, sizeof data}};
+      unsigned char* data = ring.empty() ? own : ring[commands % ring.size()];
+      struct iovec iov[2] = {{&m, sizeof m}, {data, SL_DMA_MAX}};
       if (syslink_readv(fd, iov, 2) <= 0) return;
       if (m.msg.sm_proto == (SMPROTO_NOTICE | SM_PROTO_REPLY)) {
         std::lock_guard<std::mutex> l(mu);
@@ -298,6 +303,7 @@ struct Service {
         cv.notify_all();
         continue;
       }
+      commands++;
       if ((m.msg.sm_head.se_cmd & SE_CMD_MASK) == kHold) {
         std::lock_guard<std::mutex> l(mu);
         held++;
@@ -344,6 +350,7 @@ struct Service {
   }
   int fd;
   int pings;
+  const std::vector<unsigned char*> ring;
   std::thread thread;
   std::mutex mu;
   std::condition_variable cv;
@@ -446,6 +453,55 @@ void RunWindow(int fd, const std::vector<unsigned char*>& bufs, int commands,
   }
 }
 
+// N syslink_dma_alloc() buffers of SL_DMA_MAX bytes, freed at the end.
+struct DmaBufs {
+  explicit DmaBufs(int n) {
+    for (int i = 0; i < n; i++) {
+      v.push_back(static_cast<unsigned char*>(syslink_dma_alloc(SL_DMA_MAX)));
+      EXPECT_NE(v.back(), nullptr);
+    }
+  }
+  ~DmaBufs() {
+    for (unsigned char* b : v) syslink_dma_free(b);
+  }
+  std::vector<unsigned char*> v;
+};
+
+// RunWindow with kCheck DMAW commands, each buffer filled with its
+// command's pattern; the buffer is scribbled on after the reply (which must
+// not matter).
+void CheckWindow(int fd, const std::vector<unsigned char*>& bufs, int commands) {
+  RunWindow(
+      fd, bufs, commands,
+      [](unsigned char* buf, uint64_t id) {
+        for (size_t i = 0; i < SL_DMA_MAX; i++) buf[i] = Pattern(i, id);
+        return Command(id, kCheck | SE_CMDF_DMAW);
+      },
+      [](const Msg& r, unsigned char* buf) {
+        EXPECT_EQ(r.msg.sm_head.se_aux, 0) << "command " << r.msg.sm_msgid;
+        memset(buf, 0xee, SL_DMA_MAX);
+      });
+}
+
+// RunWindow with kFill DMAR commands into scribbled-on buffers: each reply
+// must bring its whole pattern.
+void FillWindow(int fd, const std::vector<unsigned char*>& bufs, int commands) {
+  RunWindow(
+      fd, bufs, commands,
+      [](unsigned char* buf, uint64_t id) {
+        memset(buf, 0xee, SL_DMA_MAX);
+        return Command(id, kFill | SE_CMDF_DMAR);
+      },
+      [](const Msg& r, unsigned char* buf) {
+        ASSERT_EQ(r.msg.sm_head.se_aux, 0) << "command " << r.msg.sm_msgid;
+        ASSERT_EQ(syslink_dma_bytes(), SL_DMA_MAX);
+        for (size_t i = 0; i < SL_DMA_MAX; i++) {
+          ASSERT_EQ(buf[i], Pattern(i, r.msg.sm_msgid))
+              << "reply " << r.msg.sm_msgid << " byte " << i;
+        }
+      });
+}
+
 TEST_F(RelayTest, PipelinedBulkCommandsArriveIntact) {
   // DMAW commands from shared buffers, more outstanding than the receiving
   // meshd's ring has slots (the rest go by pipe), each buffer reused as
@@ -456,23 +512,8 @@ TEST_F(RelayTest, PipelinedBulkCommandsArriveIntact) {
   const int fd = Connect("B", "check");
   ASSERT_GE(fd, 0) << strerror(-fd);
   constexpr int kWindow = 12, kCommands = 200;
-  std::vector<unsigned char*> bufs;
-  for (int i = 0; i < kWindow; i++) {
-    bufs.push_back(static_cast<unsigned char*>(syslink_dma_alloc(SL_DMA_MAX)));
-    ASSERT_NE(bufs.back(), nullptr);
-  }
-  RunWindow(
-      fd, bufs, kCommands,
-      [](unsigned char* buf, uint64_t id) {
-        for (size_t i = 0; i < SL_DMA_MAX; i++) buf[i] = Pattern(i, id);
-        return Command(id, kCheck | SE_CMDF_DMAW);
-      },
-      [](const Msg& r, unsigned char* buf) {
-        EXPECT_EQ(r.msg.sm_head.se_aux, 0) << "command " << r.msg.sm_msgid;
-        // Scribbling on the buffer after the reply must not matter.
-        memset(buf, 0xee, SL_DMA_MAX);
-      });
-  for (unsigned char* b : bufs) syslink_dma_free(b);
+  DmaBufs bufs(kWindow);
+  CheckWindow(fd, bufs.v, kCommands);
   syslink_close(fd);
   ASSERT_TRUE(svc.WaitFor([&] { return svc.closed_why.size() == 1; }));
   // Most arrived straight in the receiving meshd's ring; the rest (the
@@ -490,41 +531,13 @@ TEST_F(RelayTest, MappedServiceKeepsItsViewsOfTheRing) {
   ASSERT_GE(lfd, 0);
   ASSERT_EQ(syslink_set_dma_map(lfd, 1), 0);
   constexpr int kRing = 8;
-  std::vector<unsigned char*> ring;
-  for (int i = 0; i < kRing; i++) {
-    ring.push_back(static_cast<unsigned char*>(syslink_dma_alloc(SL_DMA_MAX)));
-    ASSERT_NE(ring.back(), nullptr);
-  }
+  DmaBufs ring(kRing);
   const uint64_t views_before = libsyslink::DmaBuffers::Get().views_mapped();
-  std::thread svc([&] {
-    uint64_t n = 0;
-    for (;;) {
-      Msg m;
-      unsigned char* data = ring[n % kRing];
-      struct iovec iov[2] = {{&m, sizeof m}, {data, SL_DMA_MAX}};
-      if (syslink_readv(lfd, iov, 2) <= 0) return;
-      if (m.msg.sm_proto == (SMPROTO_NOTICE | SM_PROTO_REPLY)) {
-        if ((m.msg.sm_head.se_cmd & SE_CMD_MASK) == SL_NOTICE_SESSION_CLOSED) return;
-        continue;
-      }
-      n++;
-      int bad = syslink_dma_bytes() == SL_DMA_MAX ? 0 : EMSGSIZE;
-      for (size_t i = 0; i < SL_DMA_MAX && bad == 0; i++) {
-        if (data[i] != Pattern(i, m.msg.sm_msgid)) bad = EBADMSG;
-      }
-      Msg r;
-      sl_msg_init_reply(&m.msg, &r.msg, bad);
-      sl_msg_fini(&r.msg);
-      syslink_write(lfd, &r, Len(r));
-    }
-  });
+  Service svc(lfd, 0, ring.v);
   const int fd = Connect("B", "mapped");
   ASSERT_GE(fd, 0) << strerror(-fd);
-  std::vector<unsigned char*> bufs;
-  for (int i = 0; i < kRing; i++) {
-    bufs.push_back(static_cast<unsigned char*>(syslink_dma_alloc(SL_DMA_MAX)));
-    ASSERT_NE(bufs.back(), nullptr);
-  }
+  DmaBufs client(kRing);
+  const std::vector<unsigned char*>& bufs = client.v;
   uint64_t id = 1000;
   for (int pass = 0; pass < 3; pass++) {
     for (int burst = 1; burst < kRing; burst++) {
@@ -543,13 +556,10 @@ TEST_F(RelayTest, MappedServiceKeepsItsViewsOfTheRing) {
     }
   }
   syslink_close(fd);
-  svc.join();
+  ASSERT_TRUE(svc.WaitFor([&] { return svc.closed_why.size() == 1; }));
   const uint64_t views = libsyslink::DmaBuffers::Get().views_mapped() - views_before;
   EXPECT_GT(views, 0u) << "nothing was mapped: the data was copied";
   EXPECT_LE(views, static_cast<uint64_t>(kRing)) << "views were remade as slots changed";
-  for (unsigned char* b : bufs) syslink_dma_free(b);
-  for (unsigned char* b : ring) syslink_dma_free(b);
-  syslink_close(lfd);
 }
 
 TEST_F(RelayTest, PipelinedBulkRepliesArriveIntact) {
@@ -574,20 +584,7 @@ TEST_F(RelayTest, PipelinedBulkRepliesArriveIntact) {
     }
     ASSERT_NE(bufs.back(), nullptr);
   }
-  RunWindow(
-      fd, bufs, kCommands,
-      [](unsigned char* buf, uint64_t id) {
-        memset(buf, 0xee, SL_DMA_MAX);
-        return Command(id, kFill | SE_CMDF_DMAR);
-      },
-      [](const Msg& r, unsigned char* buf) {
-        ASSERT_EQ(r.msg.sm_head.se_aux, 0);
-        ASSERT_EQ(syslink_dma_bytes(), SL_DMA_MAX);
-        for (size_t i = 0; i < SL_DMA_MAX; i++) {
-          ASSERT_EQ(buf[i], Pattern(i, r.msg.sm_msgid))
-              << "reply " << r.msg.sm_msgid << " byte " << i;
-        }
-      });
+  FillWindow(fd, bufs, kCommands);
   for (int i = 0; i < kWindow; i++) {
     if (i % 2 == 0) {
       syslink_dma_free(bufs[i]);
@@ -619,35 +616,9 @@ TEST_P(UnequalWindowsTest, BulkFlowsBothWays) {
   Service svc(lfd);
   const int fd = Connect("B", "check");
   ASSERT_GE(fd, 0) << strerror(-fd);
-  constexpr int kWindow = 16;  // the library's default DMA quota: 2 MiB
-  std::vector<unsigned char*> bufs;
-  for (int i = 0; i < kWindow; i++) {
-    bufs.push_back(static_cast<unsigned char*>(syslink_dma_alloc(SL_DMA_MAX)));
-    ASSERT_NE(bufs.back(), nullptr);
-  }
-  RunWindow(
-      fd, bufs, 100,
-      [](unsigned char* buf, uint64_t id) {
-        for (size_t i = 0; i < SL_DMA_MAX; i++) buf[i] = Pattern(i, id);
-        return Command(id, kCheck | SE_CMDF_DMAW);
-      },
-      [](const Msg& r, unsigned char*) {
-        ASSERT_EQ(r.msg.sm_head.se_aux, 0) << "command " << r.msg.sm_msgid;
-      });
-  RunWindow(
-      fd, bufs, 60,
-      [](unsigned char* buf, uint64_t id) {
-        memset(buf, 0xee, SL_DMA_MAX);
-        return Command(id, kFill | SE_CMDF_DMAR);
-      },
-      [](const Msg& r, unsigned char* buf) {
-        ASSERT_EQ(r.msg.sm_head.se_aux, 0) << "command " << r.msg.sm_msgid;
-        ASSERT_EQ(syslink_dma_bytes(), SL_DMA_MAX);
-        for (size_t i = 0; i < SL_DMA_MAX; i++) {
-          ASSERT_EQ(buf[i], Pattern(i, r.msg.sm_msgid)) << "reply " << r.msg.sm_msgid;
-        }
-      });
-  for (unsigned char* b : bufs) syslink_dma_free(b);
+  DmaBufs bufs(16);  // the library's default DMA quota: 2 MiB
+  CheckWindow(fd, bufs.v, 100);
+  FillWindow(fd, bufs.v, 60);
   syslink_close(fd);
   ASSERT_TRUE(svc.WaitFor([&] { return svc.closed_why.size() == 1; }));
   EXPECT_EQ(svc.closed_why[0], ECONNRESET);  // the client closed; no teardown
