@@ -70,6 +70,7 @@ constexpr uint32_t kDefaultReconnectBackoffMaxMs = 5000;
 constexpr uint64_t kDefaultMaxLinkQueuedBytes = 8 * kMiB;
 constexpr uint64_t kDefaultMaxSessionInflightBytes = 1 * kMiB;
 constexpr uint32_t kDefaultMaxNodes = 1024;
+constexpr uint32_t kDefaultBusyPollUs = 200;
 
 constexpr uint32_t kDefaultMaxRegionsPerClient = 1024;
 constexpr uint64_t kDefaultMaxRegionBytes = 1 * kGiB;
@@ -676,7 +677,7 @@ void ApplyDefaults(const ConfigEnvironment& env, MeshdConfig* c) {
         kDefaultMaxLinkQueuedBytes, mesh->max_session_inflight_bytes()));
   }
   if (!mesh->has_max_nodes()) mesh->set_max_nodes(kDefaultMaxNodes);
-  if (!mesh->has_busy_poll_us()) mesh->set_busy_poll_us(0);
+  if (!mesh->has_busy_poll_us()) mesh->set_busy_poll_us(kDefaultBusyPollUs);
 
   config::RegionsConfig* regions = c->mutable_regions();
   if (!regions->has_max_regions_per_client()) {

@@ -90,7 +90,7 @@ TEST(DefaultsTest, EveryFieldHasItsDocumentedDefault) {
   EXPECT_EQ(c.mesh().max_link_queued_bytes(), 8u << 20);
   EXPECT_EQ(c.mesh().max_session_inflight_bytes(), 1u << 20);
   EXPECT_EQ(c.mesh().max_nodes(), 1024u);
-  EXPECT_EQ(c.mesh().busy_poll_us(), 0u);
+  EXPECT_EQ(c.mesh().busy_poll_us(), 200u);
   EXPECT_EQ(c.regions().max_regions_per_client(), 1024u);
   EXPECT_EQ(c.regions().max_region_bytes(), uint64_t{1} << 30);
   EXPECT_EQ(c.regions().sfbuf_pool_pages(), 1024u);

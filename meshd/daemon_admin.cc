@@ -407,6 +407,13 @@ absl::StatusOr<admin::GetCountersResponse> DaemonAdmin::GetCounters() {
       mc->set_dma_bytes_copied(mc->dma_bytes_copied() + sc2.dma_bytes_copied);
     }
   }
+  if (p_.loop != nullptr) {
+    admin::LoopCounters* lc = r.mutable_loop();
+    lc->set_poll_hits(p_.loop->hits);
+    lc->set_poll_misses(p_.loop->misses);
+    lc->set_poll_idle_us(p_.loop->polled_ns / 1000);
+    lc->set_poll_window_us(p_.loop->poll_ns / 1000);
+  }
   if (p_.mesh != nullptr) {
     const MeshCounters& m = p_.mesh->counters();
     admin::MeshCounters* mm = r.mutable_mesh();

@@ -16,6 +16,7 @@
 #include "meshd/regions/region_server.h"
 #include "meshd/regions/region_table.h"
 #include "meshd/relay/relay.h"
+#include "meshd/run_loop.h"
 #include "proto/config.pb.h"
 
 namespace meshd {
@@ -32,6 +33,7 @@ class DaemonAdmin : public admin::AdminBackend {
     libsyslink::SfBufCache* sfbuf = nullptr;
     RegionTable* regions = nullptr;
     RegionServer* region_server = nullptr;
+    const RunLoopStats* loop = nullptr;  // null: no counters from the loop
     int64_t started_unix_ms = 0;
     // Drain(): refuse new sessions (the daemon keeps running).
     std::function<void()> start_draining;

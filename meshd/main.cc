@@ -63,6 +63,7 @@ struct Daemon {
   uv_signal_t sigterm, sigint;
   uv_timer_t drain_timer;
   uint64_t drain_deadline_ms = 0;
+  meshd::RunLoopStats loop_stats;  // kept by RunLoop, read by the admin API
   bool stopping = false;
   bool draining = false;
   bool finished = false;
@@ -276,6 +277,7 @@ int main(int argc, char** argv) {
   parts.sfbuf = d.sfbuf.get();
   parts.regions = d.regions.get();
   parts.region_server = d.region_server.get();
+  parts.loop = &d.loop_stats;
   parts.started_unix_ms = absl::ToUnixMillis(absl::Now());
   parts.start_draining = [&d] { StartDraining(&d); };
   parts.draining = [&d] { return d.draining; };
@@ -321,7 +323,7 @@ int main(int argc, char** argv) {
       .Kv("busy_poll_us", config.mesh().busy_poll_us())
       .Kv("pid", getpid());
   meshd::SdNotify("READY=1");
-  meshd::RunLoop(&d.loop, config.mesh().busy_poll_us());
+  meshd::RunLoop(&d.loop, config.mesh().busy_poll_us(), &d.loop_stats);
 
   d.admin.reset();
   d.metrics.reset();

@@ -1,22 +1,68 @@
 #include "meshd/run_loop.h"
 
+#include <poll.h>
 #include <sched.h>
+
+#include <algorithm>
 
 namespace meshd {
 
-void RunLoop(uv_loop_t* loop, uint32_t busy_poll_us) {
-  if (busy_poll_us == 0) {
+void PollWindow::Slept(uint64_t slept_ns) {
+  if (max_ns_ == 0) return;
+  if (ns_ + slept_ns <= max_ns_) {
+    ns_ = std::min(max_ns_, std::max(ns_ * 2, kStartNs));
+  } else {
+    ns_ /= 2;
+    if (ns_ < kStartNs) ns_ = 0;
+  }
+}
+
+namespace {
+
+// True if running LOOP now would do something: a socket is ready (its
+// epoll set has events: the epoll fd itself polls readable), a timer is
+// due, or callbacks are pending.
+bool HasWork(uv_loop_t* loop, int backend_fd) {
+  uv_update_time(loop);
+  if (uv_backend_timeout(loop) == 0) return true;
+  struct pollfd p = {backend_fd, POLLIN, 0};
+  return poll(&p, 1, 0) > 0;
+}
+
+}  // namespace
+
+void RunLoop(uv_loop_t* loop, uint32_t max_poll_us, RunLoopStats* stats) {
+  RunLoopStats unused;
+  RunLoopStats& st = stats != nullptr ? *stats : unused;
+  PollWindow window(uint64_t{max_poll_us} * 1000);
+  st.max_poll_ns = window.max_ns();
+  if (max_poll_us == 0) {
     uv_run(loop, UV_RUN_DEFAULT);
     return;
   }
-  const uint64_t window_ns = uint64_t{busy_poll_us} * 1000;
+  const int backend_fd = uv_backend_fd(loop);
   for (;;) {
-    if (uv_run(loop, UV_RUN_ONCE) == 0) return;  // blocks for the next event
-    const uint64_t until = uv_hrtime() + window_ns;
-    while (uv_hrtime() < until) {
-      if (uv_run(loop, UV_RUN_NOWAIT) == 0) return;
+    // Sleep until the next event, and learn from how long that was.
+    const uint64_t slept_from = uv_hrtime();
+    if (uv_run(loop, UV_RUN_ONCE) == 0) return;
+    uint64_t last_event = uv_hrtime();
+    window.Slept(last_event - slept_from);
+    st.poll_ns = window.ns();
+    // Poll until the window has passed with nothing to do.
+    uint64_t now = last_event;
+    while (now - last_event < window.ns()) {
+      if (HasWork(loop, backend_fd)) {
+        if (uv_run(loop, UV_RUN_NOWAIT) == 0) return;
+        st.hits++;
+        now = last_event = uv_hrtime();
+        continue;
+      }
       sched_yield();
+      const uint64_t t = uv_hrtime();
+      st.polled_ns += t - now;
+      now = t;
     }
+    if (window.ns() > 0) st.misses++;
   }
 }
 

@@ -16,7 +16,7 @@ namespace {
 // handle is closed.
 class Runner {
  public:
-  explicit Runner(uint32_t busy_poll_us) {
+  explicit Runner(uint32_t busy_poll_us, RunLoopStats* stats = nullptr) {
     uv_loop_init(&loop_);
     uv_async_init(&loop_, &async_, [](uv_async_t* a) {
       auto* r = static_cast<Runner*>(a->data);
@@ -28,8 +28,8 @@ class Runner {
       r->cv_promise_.set_value();
     });
     async_.data = this;
-    thread_ = std::thread([this, busy_poll_us] {
-      RunLoop(&loop_, busy_poll_us);
+    thread_ = std::thread([this, busy_poll_us, stats] {
+      RunLoop(&loop_, busy_poll_us, stats);
       returned_.set_value();
     });
   }
@@ -65,6 +65,53 @@ class Runner {
   std::thread thread_;
 };
 
+TEST(PollWindowTest, StartsClosedAndGrowsWhileWakeUpsComeSoon) {
+  PollWindow w(200'000);
+  EXPECT_EQ(w.ns(), 0u);
+  w.Slept(30'000);  // a 10 µs window would not have caught it; a 200 µs one would
+  EXPECT_EQ(w.ns(), PollWindow::kStartNs);
+  w.Slept(25'000);
+  EXPECT_EQ(w.ns(), 2 * PollWindow::kStartNs);
+  w.Slept(5'000);
+  w.Slept(5'000);
+  EXPECT_EQ(w.ns(), 8 * PollWindow::kStartNs);
+  for (int i = 0; i < 10; i++) w.Slept(1'000);
+  EXPECT_EQ(w.ns(), 200'000u);  // never past the ceiling
+}
+
+TEST(PollWindowTest, ShrinksToZeroWhenNoWindowWouldHaveCaughtTheEvent) {
+  PollWindow w(200'000);
+  for (int i = 0; i < 10; i++) w.Slept(0);
+  ASSERT_EQ(w.ns(), 200'000u);
+  w.Slept(1'000);  // 200 + 1 µs: more than the ceiling
+  EXPECT_EQ(w.ns(), 100'000u);
+  w.Slept(150'000);  // 100 + 150 µs
+  EXPECT_EQ(w.ns(), 50'000u);
+  w.Slept(1'000'000'000);
+  w.Slept(1'000'000'000);
+  EXPECT_EQ(w.ns(), 12'500u);
+  w.Slept(1'000'000'000);
+  EXPECT_EQ(w.ns(), 0u);  // below the first step: off until wake-ups come soon again
+  w.Slept(1'000'000'000);
+  EXPECT_EQ(w.ns(), 0u);
+  w.Slept(100'000);
+  EXPECT_EQ(w.ns(), PollWindow::kStartNs);
+}
+
+TEST(PollWindowTest, ZeroCeilingNeverPolls) {
+  PollWindow w(0);
+  for (int i = 0; i < 10; i++) w.Slept(0);
+  EXPECT_EQ(w.ns(), 0u);
+}
+
+TEST(PollWindowTest, CeilingBelowTheFirstStep) {
+  PollWindow w(3'000);
+  w.Slept(1'000);
+  EXPECT_EQ(w.ns(), 3'000u);
+  w.Slept(1'000);  // 3 + 1 µs
+  EXPECT_EQ(w.ns(), 0u);
+}
+
 TEST(RunLoopTest, WithoutBusyPollingHandlesEventsAndReturnsWhenIdle) {
   Runner r(0);
   for (int i = 0; i < 20; i++) ASSERT_TRUE(r.Poke()) << i;
@@ -73,8 +120,8 @@ TEST(RunLoopTest, WithoutBusyPollingHandlesEventsAndReturnsWhenIdle) {
 }
 
 TEST(RunLoopTest, BusyPollingHandlesEventsInAndAfterTheWindow) {
-  // A 2 ms window: pokes in quick succession land while it polls; the one
-  // after a pause longer than the window finds the loop asleep again.
+  // A 2 ms ceiling: pokes in quick succession land while it polls; the one
+  // after a pause longer than any window finds the loop asleep again.
   Runner r(2000);
   for (int i = 0; i < 20; i++) ASSERT_TRUE(r.Poke()) << i;
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // past the window (not a sync)
@@ -83,9 +130,23 @@ TEST(RunLoopTest, BusyPollingHandlesEventsInAndAfterTheWindow) {
   EXPECT_TRUE(r.Stop());
 }
 
+TEST(RunLoopTest, EventsInQuickSuccessionAreFoundByPolling) {
+  // Each poke follows the last one's handling at once (a thread wake-up
+  // later, far less than the 100 ms ceiling): the window grows past the
+  // gap and later pokes are found by polling instead of waking the loop.
+  RunLoopStats stats;
+  Runner r(100'000, &stats);
+  for (int i = 0; i < 200; i++) ASSERT_TRUE(r.Poke()) << i;
+  EXPECT_TRUE(r.Stop());  // joined: stats are safe to read
+  EXPECT_EQ(r.handled(), 200);
+  EXPECT_EQ(stats.max_poll_ns, 100'000'000u);
+  EXPECT_GT(stats.hits, 0u);
+  EXPECT_GT(stats.poll_ns, 0u);
+}
+
 TEST(RunLoopTest, BusyPollingReturnsWhenTheLastHandleClosesMidWindow) {
-  Runner r(1000000);  // a window of a second: the close comes inside it
-  ASSERT_TRUE(r.Poke());
+  Runner r(1000000);  // a ceiling of a second: the close comes inside a window
+  for (int i = 0; i < 20; i++) ASSERT_TRUE(r.Poke()) << i;
   EXPECT_TRUE(r.Stop());
 }
 

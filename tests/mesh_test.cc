@@ -278,6 +278,9 @@ class MeshLoopback : public ::testing::Test {
     ASSERT_TRUE(a_->Start()) << a_->ReadLog();
     ASSERT_TRUE(c_->Start()) << c_->ReadLog();
   }
+  // StartLine(), echoes from A to C through B, then SIGTERM to A and B:
+  // each must exit 0.
+  void ServeThroughTheLineAndStop();
   TempDir dir_;
   std::string key_;
   std::string extra_mesh_;  // more fields for every node's mesh { }
@@ -315,10 +318,11 @@ TEST_F(MeshLoopback, ThroughTheMiddleNode) {
 }
 
 // Busy polling (mesh.busy_poll_us) changes how meshd waits, not what it
-// does: traffic through the middle node is answered, and each meshd stops
-// cleanly on SIGTERM from inside its polling window.
-TEST_F(MeshLoopback, BusyPollingNodesServeAndStop) {
-  extra_mesh_ = " busy_poll_us: 5000";
+// does: with a long ceiling (so the window grows wide) and with polling off
+// (every other test runs meshd's default, adaptive up to 200 µs), traffic
+// through the middle node is answered, and each meshd stops cleanly on
+// SIGTERM, from inside its polling window or asleep.
+void MeshLoopback::ServeThroughTheLineAndStop() {
   StartLine();
   EchoThroughTheLine(*a_, *c_, 200);
   if (HasFatalFailure()) return;
@@ -328,6 +332,16 @@ TEST_F(MeshLoopback, BusyPollingNodesServeAndStop) {
     ASSERT_TRUE(WIFEXITED(status)) << status;
     EXPECT_EQ(WEXITSTATUS(status), 0);
   }
+}
+
+TEST_F(MeshLoopback, BusyPollingNodesServeAndStop) {
+  extra_mesh_ = " busy_poll_us: 5000";
+  ServeThroughTheLineAndStop();
+}
+
+TEST_F(MeshLoopback, NonPollingNodesServeAndStop) {
+  extra_mesh_ = " busy_poll_us: 0";
+  ServeThroughTheLineAndStop();
 }
 
 // The middle node dies under load: every outstanding command on both sides

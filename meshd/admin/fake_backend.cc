@@ -182,6 +182,11 @@ FakeAdminBackend::State FakeAdminBackend::Sample() {
   (*k.mutable_rejects())["malformed"] = 2;
   (*k.mutable_rejects())["credentials"] = 1;
   (*k.mutable_drops())["late_reply"] = 4;
+  LoopCounters* lc = k.mutable_loop();
+  lc->set_poll_hits(7000);
+  lc->set_poll_misses(300);
+  lc->set_poll_idle_us(2500000);
+  lc->set_poll_window_us(160);
   ClientCounters* cc = k.mutable_clients();
   cc->set_accepted(50);
   cc->set_refused_credentials(1);

@@ -152,6 +152,10 @@ TEST_F(MetricsServerTest, ScrapeIsValidAndCarriesTheBackendsValues) {
   EXPECT_EQ(m["meshd_rejects_total{reason=\"credentials\"}"], 1);
   EXPECT_EQ(m["meshd_drops_total{reason=\"late_reply\"}"], 4);
   EXPECT_EQ(m["meshd_messages_total{direction=\"to_mesh\"}"], 500);
+  EXPECT_EQ(m["meshd_loop_polls_total{result=\"hit\"}"], 7000);
+  EXPECT_EQ(m["meshd_loop_polls_total{result=\"miss\"}"], 300);
+  EXPECT_DOUBLE_EQ(m["meshd_loop_poll_idle_seconds_total"], 2.5);
+  EXPECT_DOUBLE_EQ(m["meshd_loop_poll_window_seconds"], 0.00016);
   EXPECT_EQ(m["meshd_sfbuf_in_use"], 12);
   EXPECT_EQ(m["meshd_sfbuf_peak"], 40);
   EXPECT_EQ(m["meshd_sfbuf_max"], 1024);

@@ -248,6 +248,19 @@ void RenderCounters(const GetCountersResponse& c, Writer& w) {
   w.Sample(g.bytes_read(), {{"op", "read"}});
   w.Sample(g.bytes_written(), {{"op", "write"}});
 
+  const LoopCounters& l = c.loop();
+  w.Family("meshd_loop_polls_total", "counter",
+           "Busy polling: events found while polling (hit: a wake-up saved), and windows that "
+           "ran out (miss).");
+  w.Sample(l.poll_hits(), {{"result", "hit"}});
+  w.Sample(l.poll_misses(), {{"result", "miss"}});
+  w.Family("meshd_loop_poll_idle_seconds_total", "counter",
+           "Time spent busy polling with nothing to do (polling's CPU cost).");
+  w.SampleDouble(static_cast<double>(l.poll_idle_us()) / 1e6);
+  w.Family("meshd_loop_poll_window_seconds", "gauge",
+           "The busy polling window learned so far (0: not polling now).");
+  w.SampleDouble(static_cast<double>(l.poll_window_us()) / 1e6);
+
   const MeshCounters& k = c.mesh();
   w.Family("meshd_mesh_connections_total", "counter",
            "Mesh connections accepted by the listener, by result.");

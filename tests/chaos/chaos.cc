@@ -49,7 +49,8 @@ ABSL_FLAG(int, window, 8, "commands each client keeps outstanding");
 ABSL_FLAG(int, kill_ms, 700, "time between kills");
 ABSL_FLAG(int64_t, min_commands, 0, "fail unless at least this many commands were counted");
 ABSL_FLAG(uint32_t, seed, 1, "random seed for the kill schedule");
-ABSL_FLAG(uint32_t, busy_poll_us, 0, "every meshd's mesh.busy_poll_us (0: off)");
+ABSL_FLAG(int32_t, busy_poll_us, -1,
+          "every meshd's mesh.busy_poll_us (-1: meshd's default, adaptive up to 200 µs; 0: off)");
 
 namespace {
 
@@ -509,7 +510,9 @@ int main(int argc, char** argv) {
     for (size_t j = 0; j < i; j++) {  // a full triangle: each dials the ones before it
       mesh += " peers { address: \"127.0.0.1:" + std::to_string(ports[j]) + "\" }";
     }
-    mesh += " busy_poll_us: " + std::to_string(absl::GetFlag(FLAGS_busy_poll_us));
+    if (absl::GetFlag(FLAGS_busy_poll_us) >= 0) {
+      mesh += " busy_poll_us: " + std::to_string(absl::GetFlag(FLAGS_busy_poll_us));
+    }
     nodes.push_back(std::make_unique<Meshd>(dir.path(), names[i], mesh + " }"));
     if (!nodes.back()->Start()) {
       fprintf(stderr, "chaos: meshd %s did not start:\n%s\n", names[i].c_str(),

@@ -36,6 +36,9 @@ ABSL_FLAG(int, warmup_ms, -1,
           "discarded warm-up milliseconds before each measurement (default 200, 20 with --quick)");
 ABSL_FLAG(int64_t, iters, 0, "at most this many measured round trips per case and repetition (0: no cap)");
 ABSL_FLAG(int64_t, warmup_iters, 0, "at most this many warm-up round trips (0: no cap)");
+ABSL_FLAG(int64_t, pace_us, 0,
+          "latency cases: start a round trip at most every this many microseconds, sleeping "
+          "between them (sparse traffic; 0: back to back)");
 ABSL_FLAG(bool, quick, false, "a smoke run of about 10 s: fewer repetitions, shorter cases");
 ABSL_FLAG(std::string, cpus, "",
           "pin the server and client processes: \"S,C\" (or one CPU for both); default unpinned");
@@ -100,14 +103,16 @@ int Main(int argc, char** argv) {
   const int64_t warmup_iters = absl::GetFlag(FLAGS_warmup_iters);
   if (absl::GetFlag(FLAGS_reps) < 0 || run.reps > 1000 || absl::GetFlag(FLAGS_ms) < 0 ||
       ms > 3'600'000 || warmup_ms > 3'600'000 || iters < 0 || warmup_iters < 0 ||
+      absl::GetFlag(FLAGS_pace_us) < 0 || absl::GetFlag(FLAGS_pace_us) > 1'000'000 ||
       absl::GetFlag(FLAGS_timeout_s) < 0) {
     fprintf(stderr,
             "bench: --reps must be in [1, 1000], --ms and --warmup_ms at most 3600000, and "
-            "--iters, --warmup_iters, --timeout_s not negative\n");
+            "--iters, --warmup_iters, --timeout_s not negative, --pace_us in [0, 1000000]\n");
     return 2;
   }
-  run.context.budget.warmup = {absl::Milliseconds(warmup_ms), warmup_iters};
-  run.context.budget.measure = {absl::Milliseconds(ms), iters};
+  const absl::Duration pace = absl::Microseconds(absl::GetFlag(FLAGS_pace_us));
+  run.context.budget.warmup = {absl::Milliseconds(warmup_ms), warmup_iters, pace};
+  run.context.budget.measure = {absl::Milliseconds(ms), iters, pace};
   const int timeout_s = absl::GetFlag(FLAGS_timeout_s);
   run.context.process.timeout = timeout_s > 0 ? absl::Seconds(timeout_s)
                                               : 2 * absl::Milliseconds(ms + warmup_ms) + absl::Seconds(30);
@@ -161,6 +166,7 @@ int Main(int argc, char** argv) {
   settings.set_max_round_trips(iters);
   settings.set_max_warmup_round_trips(warmup_iters);
   settings.set_cpus(absl::GetFlag(FLAGS_cpus));
+  settings.set_pace_us(absl::GetFlag(FLAGS_pace_us));
 
   run.progress = [&run](const Scenario& s, const Case& c, int rep, const Measurement& m) {
     std::string what;

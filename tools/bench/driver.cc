@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include <cerrno>
+
 #include <algorithm>
 #include <vector>
 
@@ -30,9 +32,17 @@ bool MayStart(const Phase& phase, int64_t n, int64_t start_ns, int64_t now_ns) {
 absl::Status LatencyPhase(MsgClient& client, const Phase& phase, uint64_t* next_id,
                           std::vector<int64_t>* samples, int64_t* elapsed_ns) {
   const int64_t start = NowNs();
-  int64_t n = 0, t1 = start;
+  const int64_t pace_ns = absl::ToInt64Nanoseconds(phase.pace);
+  int64_t n = 0, t1 = start, t0 = start;
   for (;;) {
-    const int64_t t0 = NowNs();
+    if (pace_ns > 0 && n > 0) {  // PACE after the last round trip started
+      const int64_t next = t0 + pace_ns;
+      const struct timespec ts = {static_cast<time_t>(next / 1'000'000'000),
+                                  static_cast<long>(next % 1'000'000'000)};
+      while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+      }
+    }
+    t0 = NowNs();
     if (!MayStart(phase, n, start, t0) || n >= kMaxLatencySamples) break;
     absl::Status s = client.RoundTrip((*next_id)++);
     t1 = NowNs();

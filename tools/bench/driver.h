@@ -24,6 +24,9 @@ namespace bench {
 struct Phase {
   absl::Duration duration;      // start no round trip after this much time
   int64_t max_round_trips = 0;  // nor more than this many (0: no cap)
+  // Latency drivers: start round trips at most this often, sleeping
+  // between them (0: back to back). Windowed drivers ignore it.
+  absl::Duration pace = absl::ZeroDuration();
 };
 
 struct Budget {

@@ -18,7 +18,7 @@ constexpr char kRemote[] = "syslink, 2 meshd";
 constexpr char kRemoteMapped[] = "syslink, 2 meshd, service maps";
 constexpr char kTcp[] = "tcp";
 constexpr char kRawRelay[] = "raw relay (2 forwarders)";
-constexpr char kRemoteBusy[] = "syslink, 2 meshd, busy polling";
+constexpr char kRemoteNoPoll[] = "syslink, 2 meshd, no polling";
 constexpr char kSocketCopy[] = "socket copy";
 
 std::string SizeName(size_t bytes) {
@@ -76,9 +76,9 @@ Scenario Remote(const MeshParams& p) {
       "connection (TCP_NODELAY) between two processes. raw relay: the same four-process path "
       "with bare forwarders (client -> socketpair -> forwarder -> TCP -> forwarder -> socketpair "
       "-> server, the forwarders doing nothing but recv and write): the floor of any relay shaped "
-      "like the mesh. busy polling: the syslink path with mesh.busy_poll_us: 1000 on both meshds "
-      "(each polls without sleeping for 1 ms after a wake-up: fewer wake-ups for up to a CPU "
-      "each). zeromq: REQ/REP over tcp://. grpc: a unary "
+      "like the mesh. syslink, 2 meshd: meshd's defaults, so each meshd busy polls for a window "
+      "it learns (up to mesh.busy_poll_us, 200 µs) after handling a frame; no polling: "
+      "mesh.busy_poll_us: 0, each meshd sleeps whenever it has nothing to do. zeromq: REQ/REP over tcp://. grpc: a unary "
       "call over TCP. \"over veth\": meshd a and b (and the two TCP processes) in two network "
       "namespaces joined by a veth pair. All on one 2-core machine: the meshds compete with "
       "client and server for the CPUs, which a real two-host path would not.";
@@ -94,7 +94,7 @@ Scenario Remote(const MeshParams& p) {
         g, kRemote, [bytes] { return NewSessionEcho(bytes, MeshShape::kTwoNodes); },
         LatencyDriver()));
     s.cases.push_back(MakeTransportCase(
-        g, kRemoteBusy, [bytes] { return NewSessionEcho(bytes, MeshShape::kTwoNodesBusyPolling); },
+        g, kRemoteNoPoll, [bytes] { return NewSessionEcho(bytes, MeshShape::kTwoNodesNoPolling); },
         LatencyDriver()));
     s.cases.push_back(
         MakeTransportCase(g, kTcp, [bytes] { return NewTcpEcho(bytes); }, LatencyDriver()));
@@ -110,9 +110,9 @@ Scenario Remote(const MeshParams& p) {
     s.bars.push_back({absl::StrCat("remote round trip within 1.5x raw TCP (", g,
                                    ", syslink p50 ÷ tcp p50)"),
                       g, kRemote, kTcp, "p50_us", true, 1.5});
-    s.bars.push_back({absl::StrCat("remote round trip within 1.5x raw TCP, meshd busy polling (",
+    s.bars.push_back({absl::StrCat("remote round trip within 1.5x raw TCP, meshd not polling (",
                                    g, ", p50 ÷ tcp p50)"),
-                      g, kRemoteBusy, kTcp, "p50_us", true, 1.5});
+                      g, kRemoteNoPoll, kTcp, "p50_us", true, 1.5});
   }
   // The same over a veth pair between two network namespaces (root only).
   for (size_t bytes : p.latency_bytes) {

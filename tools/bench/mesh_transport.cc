@@ -51,7 +51,7 @@ class MeshCluster {
     const std::string b_address = veth ? veth_.address(1) : "127.0.0.1";
     const std::string mesh =
         "mesh { cluster_key_file: \"" + key + "\" heartbeat_interval_ms: 200 dead_interval_ms: 2000" +
-        (shape_ == MeshShape::kTwoNodesBusyPolling ? " busy_poll_us: 1000" : "");
+        (shape_ == MeshShape::kTwoNodesNoPolling ? " busy_poll_us: 0" : "");
     service_ = std::make_unique<Meshd>(
         d, "b", mesh + " listen_address: \"" + b_address + ":0\" }", "", "INFO");
     if (veth) service_->SetNetns(veth_.ns(1));

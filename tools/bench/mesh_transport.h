@@ -21,7 +21,7 @@ namespace bench {
 enum class MeshShape {
   kOneNode,   // a local session: meshd introduces, then steps aside
   kTwoNodes,  // a remote session: relayed by two meshds over loopback TCP
-  kTwoNodesBusyPolling,  // the same, both meshds with mesh.busy_poll_us: 1000
+  kTwoNodesNoPolling,  // the same, both meshds with mesh.busy_poll_us: 0
   kTwoNamespaces,  // the same, each meshd in its own network namespace,
                    // joined by a veth pair (skipped where that cannot be made)
 };

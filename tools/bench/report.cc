@@ -101,6 +101,9 @@ std::string RenderMarkdown(const Report& report, const std::vector<Scenario>& sc
     absl::StrAppend(&method, ", at most ", st.max_round_trips(), " round trips (",
                     st.max_warmup_round_trips(), " warm-up)");
   }
+  if (st.pace_us() > 0) {
+    absl::StrAppend(&method, "; latency cases paced: one round trip every ", st.pace_us(), " µs");
+  }
   absl::StrAppend(&method, "; ", st.cpus().empty() ? "processes unpinned"
                                                    : "server,client pinned to CPUs " + st.cpus());
   Row(&out, {"method", method});

@@ -234,7 +234,7 @@ std::string RenderStatus(const GetStatusResponse& r) {
   kv.Add("metrics", c.metrics_address().empty() ? "(off)" : c.metrics_address());
   kv.Add("log level", OrDash(c.log_level()));
   kv.Add("busy polling",
-         c.busy_poll_us() == 0 ? "off" : absl::StrCat(c.busy_poll_us(), " µs after each wake-up"));
+         c.busy_poll_us() == 0 ? "off" : absl::StrCat("adaptive, up to ", c.busy_poll_us(), " µs"));
   return kv.Render();
 }
 
