@@ -48,11 +48,14 @@ void RunLoop(uv_loop_t* loop, uint32_t max_poll_us, RunLoopStats* stats) {
     uint64_t last_event = uv_hrtime();
     window.Slept(last_event - slept_from);
     st.poll_ns = window.ns();
-    // Poll until the window has passed with nothing to do.
+    // Poll until the window has passed with nothing to do. The loop runs
+    // on every turn, work or not: libuv adds the sockets started since its
+    // last turn to the epoll set only when it runs.
     uint64_t now = last_event;
     while (now - last_event < window.ns()) {
-      if (HasWork(loop, backend_fd)) {
-        if (uv_run(loop, UV_RUN_NOWAIT) == 0) return;
+      const bool work = HasWork(loop, backend_fd);
+      if (uv_run(loop, UV_RUN_NOWAIT) == 0) return;
+      if (work) {
         st.hits++;
         now = last_event = uv_hrtime();
         continue;
