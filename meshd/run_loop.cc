@@ -54,9 +54,10 @@ void RunLoop(uv_loop_t* loop, uint32_t max_poll_us, RunLoopStats* stats) {
     uint64_t now = last_event;
     while (now - last_event < window.ns()) {
       const bool work = HasWork(loop, backend_fd);
-      if (uv_run(loop, UV_RUN_NOWAIT) == 0) return;
+      const bool alive = uv_run(loop, UV_RUN_NOWAIT) != 0;
+      if (work) st.hits++;
+      if (!alive) return;
       if (work) {
-        st.hits++;
         now = last_event = uv_hrtime();
         continue;
       }
