@@ -35,7 +35,6 @@ void RunLoop(uv_loop_t* loop, uint32_t max_poll_us, RunLoopStats* stats) {
   RunLoopStats unused;
   RunLoopStats& st = stats != nullptr ? *stats : unused;
   PollWindow window(uint64_t{max_poll_us} * 1000);
-  st.max_poll_ns = window.max_ns();
   if (max_poll_us == 0) {
     uv_run(loop, UV_RUN_DEFAULT);
     return;
@@ -55,16 +54,16 @@ void RunLoop(uv_loop_t* loop, uint32_t max_poll_us, RunLoopStats* stats) {
     while (now - last_event < window.ns()) {
       const bool work = HasWork(loop, backend_fd);
       const bool alive = uv_run(loop, UV_RUN_NOWAIT) != 0;
-      if (work) st.hits++;
-      if (!alive) return;
       if (work) {
+        st.hits++;
         now = last_event = uv_hrtime();
-        continue;
+      } else {
+        sched_yield();
+        const uint64_t t = uv_hrtime();
+        st.polled_ns += t - now;
+        now = t;
       }
-      sched_yield();
-      const uint64_t t = uv_hrtime();
-      st.polled_ns += t - now;
-      now = t;
+      if (!alive) return;
     }
     if (window.ns() > 0) st.misses++;
   }

@@ -49,11 +49,10 @@ class PollWindow {
 // What the loop did, for the admin API's counters. Read on the loop's
 // thread only (the admin API's calls run on the loop).
 struct RunLoopStats {
-  uint64_t max_poll_ns = 0;  // the configured ceiling (0: polling off)
-  uint64_t poll_ns = 0;      // the window now
-  uint64_t hits = 0;         // events found while polling: wake-ups saved
-  uint64_t misses = 0;       // windows that ran out: the loop went to sleep
-  uint64_t polled_ns = 0;    // time spent polling in all
+  uint64_t poll_ns = 0;    // the window now
+  uint64_t hits = 0;       // events found while polling: wake-ups saved
+  uint64_t misses = 0;     // windows that ran out: the loop went to sleep
+  uint64_t polled_ns = 0;  // time spent polling with nothing to do
 };
 
 // Runs LOOP until it has no active handles left (as uv_run(LOOP,

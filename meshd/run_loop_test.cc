@@ -139,7 +139,6 @@ TEST(RunLoopTest, EventsInQuickSuccessionAreFoundByPolling) {
   for (int i = 0; i < 200; i++) ASSERT_TRUE(r.Poke()) << i;
   EXPECT_TRUE(r.Stop());  // joined: stats are safe to read
   EXPECT_EQ(r.handled(), 200);
-  EXPECT_EQ(stats.max_poll_ns, 100'000'000u);
   EXPECT_GT(stats.hits, 0u);
   EXPECT_GT(stats.poll_ns, 0u);
 }

@@ -164,6 +164,8 @@ TEST(Bench, RefusesBadFlags) {
   EXPECT_EQ(RunBench({"--sizes=63"}, out, err), 2);
   EXPECT_EQ(RunBench({"--only=nonesuch"}, out, err), 2);
   EXPECT_EQ(RunBench({"--cpus=a,b"}, out, err), 2);
+  EXPECT_EQ(RunBench({"--pace_us=-1"}, out, err), 2);
+  EXPECT_TRUE(absl::StrContains(ReadFile(err), "pace_us")) << ReadFile(err);
 }
 
 }  // namespace

@@ -78,8 +78,8 @@ Scenario Remote(const MeshParams& p) {
       "-> server, the forwarders doing nothing but recv and write): the floor of any relay shaped "
       "like the mesh. syslink, 2 meshd: meshd's defaults, so each meshd busy polls for a window "
       "it learns (up to mesh.busy_poll_us, 200 µs) after handling a frame; no polling: "
-      "mesh.busy_poll_us: 0, each meshd sleeps whenever it has nothing to do. zeromq: REQ/REP over tcp://. grpc: a unary "
-      "call over TCP. \"over veth\": meshd a and b (and the two TCP processes) in two network "
+      "mesh.busy_poll_us: 0, each meshd sleeps whenever it has nothing to do. zeromq: REQ/REP "
+      "over tcp://. grpc: a unary call over TCP. \"over veth\": meshd a and b (and the two TCP processes) in two network "
       "namespaces joined by a veth pair. All on one 2-core machine: the meshds compete with "
       "client and server for the CPUs, which a real two-host path would not.";
   s.group_title = "message";
