@@ -19,8 +19,10 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "common/log.h"
+#include "common/protobuf_log.h"
 #include "libsyslink/sfbuf.h"
 #include "meshd/admin/admin_server.h"
+#include "meshd/admin/grpc_log.h"
 #include "meshd/admin/loop_executor.h"
 #include "meshd/admin/metrics_server.h"
 #include "meshd/client/broker.h"
@@ -186,6 +188,11 @@ int main(int argc, char** argv) {
   DashesToUnderscores(argc, argv);
   absl::ParseCommandLine(argc, argv);
   signal(SIGPIPE, SIG_IGN);
+  // What libprotobuf and gRPC say of their own (a Hello whose name is not
+  // UTF-8, a failed TLS handshake on the admin port) become rate-limited
+  // log events in meshd's format, not raw lines on stderr.
+  common::RouteProtobufLogs();
+  meshd::RouteGrpcLogs();
   // Frames of remote DMA (128 KiB and more) come and go all the time: keep
   // them on the heap, reused, instead of a fresh mmap() (and its page
   // faults) for each; give memory back only past 16 MiB of free heap.

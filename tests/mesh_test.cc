@@ -4,10 +4,14 @@
 // and reply (SPEC §5). Two settings: loopback ports in this namespace, and
 // a line of network namespaces joined by veth pairs, where the middle node
 // must forward (skipped, with a message, where `ip netns` is unavailable).
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -483,6 +487,55 @@ TEST_F(MeshLoopback, WrongKeyNeverJoins) {
   EXPECT_NE(b_->ReadLog().find("handshake_failed"), std::string::npos)
       << "b should log the refusal";
   d.reset();
+}
+
+// Strangers whose Hello does not parse (a node name that is not UTF-8) are
+// refused, and what libprotobuf says about each is a log event in meshd's
+// format under the same rate limit as meshd's own lines, not a raw line
+// per connection.
+TEST_F(MeshLoopback, StrangersBadHellosAreRefusedAndLoggedWithinLimits) {
+  b_ = std::make_unique<Meshd>(dir_.path(), "b", MeshConf("127.0.0.1:0", {}));
+  ASSERT_TRUE(b_->Start()) << b_->ReadLog();
+  // A HELLO frame: u32 length (LE), type 1, then Hello{node_name: ff fe}.
+  const std::string hello("\x1a\x02\xff\xfe", 4);
+  std::string frame(4, '\0');
+  frame[0] = static_cast<char>(hello.size());
+  frame += '\x01';
+  frame += hello;
+  struct sockaddr_in to = {};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(b_->MeshPort()));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  constexpr int kStrangers = 60;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kStrangers; i++) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ASSERT_EQ(connect(fd, reinterpret_cast<struct sockaddr*>(&to), sizeof to), 0) << strerror(errno);
+    ASSERT_EQ(write(fd, frame.data(), frame.size()), static_cast<ssize_t>(frame.size()));
+    // meshd sends its own Hello, then closes on ours: read to the end.
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+    }
+    EXPECT_TRUE(n == 0 || errno == ECONNRESET) << "stranger " << i << ": " << strerror(errno);
+    close(fd);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::string log = b_->ReadLog();
+  EXPECT_EQ(log.find("[libprotobuf"), std::string::npos) << log;
+  int lines = 0;
+  for (size_t at = log.find("comp=protobuf"); at != std::string::npos;
+       at = log.find("comp=protobuf", at + 1)) {
+    lines++;
+  }
+  EXPECT_GE(lines, 1) << log;
+  EXPECT_LE(lines, 21 + static_cast<int>(seconds * 10)) << seconds << " s\n" << log;
+  EXPECT_NE(log.find("level=warn comp=protobuf msg="), std::string::npos) << log;
+  EXPECT_EQ(kill(b_->pid(), 0), 0) << "b should still be running";
 }
 
 // ---------------------------------------------------------------------------

@@ -28,22 +28,6 @@ uint64_t NowUs() { return uv_hrtime() / 1000; }
 
 }  // namespace
 
-bool LogLimiter::Allow(uint64_t now_ms, uint64_t* suppressed) {
-  if (now_ms > last_ms_) {
-    tokens_ += static_cast<double>(now_ms - last_ms_) * 10 / 1000.0;
-    if (tokens_ > 20) tokens_ = 20;
-    last_ms_ = now_ms;
-  }
-  if (tokens_ < 1) {
-    suppressed_++;
-    return false;
-  }
-  tokens_ -= 1;
-  *suppressed = suppressed_;
-  suppressed_ = 0;
-  return true;
-}
-
 Link::Link(const LinkConfig* config, Owner* owner, LinkId id, int fd, bool dialed)
     : config_(config),
       owner_(owner),

@@ -33,27 +33,13 @@
 #include <string>
 #include <vector>
 
+#include "common/log_limiter.h"
 #include "meshd/mesh/frame.h"
 #include "meshd/mesh/handshake.h"
 #include "meshd/mesh/mesh_types.h"
 
 namespace meshd {
 namespace mesh {
-
-// Rate limit for log lines that strangers can cause (connections that fail
-// before the handshake completes, refused connections): a burst of 20, then
-// 10 a second; the next line written says how many were left out.
-class LogLimiter {
- public:
-  // True if a line may be written at NOW_MS; *SUPPRESSED is set to the
-  // number left out since the last line written.
-  bool Allow(uint64_t now_ms, uint64_t* suppressed);
-
- private:
-  double tokens_ = 20;
-  uint64_t last_ms_ = 0;
-  uint64_t suppressed_ = 0;
-};
 
 // Settings shared by every link of one node (owned by the node, outlives its
 // links).
@@ -75,7 +61,7 @@ struct LinkConfig {
   uint32_t control_burst = 4096;
   uint32_t control_rate_per_s = 4096;
   MeshCounters* counters = nullptr;
-  LogLimiter* stranger_log = nullptr;
+  common::LogLimiter* stranger_log = nullptr;
 };
 
 class Link {

@@ -168,7 +168,7 @@ class MeshNode::Impl : public mesh::Link::Owner {
   bool frozen_ = false;
   MeshCounters counters_;
   mesh::LinkConfig link_config_;
-  mesh::LogLimiter stranger_log_;
+  common::LogLimiter stranger_log_;
   std::unique_ptr<mesh::LinkStateDb> lsdb_;
   std::mt19937_64 rng_;
 

@@ -1,11 +1,8 @@
-// Link's socket behaviour is exercised end to end in mesh_node_test.cc;
-// this covers its small pure parts.
-#include "meshd/mesh/link.h"
+#include "common/log_limiter.h"
 
 #include "gtest/gtest.h"
 
-namespace meshd {
-namespace mesh {
+namespace common {
 namespace {
 
 TEST(LogLimiterTest, BurstThenRateAndCountsWhatWasLeftOut) {
@@ -24,6 +21,15 @@ TEST(LogLimiterTest, BurstThenRateAndCountsWhatWasLeftOut) {
   EXPECT_FALSE(l.Allow(1100, &suppressed));
 }
 
+TEST(LogLimiterTest, AClockGoingBackwardsAddsNothing) {
+  LogLimiter l;
+  uint64_t suppressed = 0;
+  for (int i = 0; i < 20; i++) ASSERT_TRUE(l.Allow(5000, &suppressed));
+  EXPECT_FALSE(l.Allow(1000, &suppressed));
+  EXPECT_FALSE(l.Allow(5000, &suppressed));
+  ASSERT_TRUE(l.Allow(5100, &suppressed));
+  EXPECT_EQ(suppressed, 2u);
+}
+
 }  // namespace
-}  // namespace mesh
-}  // namespace meshd
+}  // namespace common
