@@ -1,8 +1,11 @@
 #include "meshd/admin/admin_server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -17,9 +20,11 @@
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/log_capture.h"
 #include "common/unique_fd.h"
 #include "gtest/gtest.h"
 #include "meshd/admin/fake_backend.h"
+#include "meshd/admin/grpc_log.h"
 #include "meshd/admin/loop_thread.h"
 #include "proto/admin.grpc.pb.h"
 
@@ -515,6 +520,43 @@ TEST_F(AdminServerTlsTest, ClientCertificatesRequiredWithACa) {
   ASSERT_TRUE(StartServer(o).ok());
   EXPECT_EQ(Status(TlsStub(true).get()), grpc::StatusCode::OK);
   EXPECT_EQ(Status(TlsStub(false).get()), grpc::StatusCode::UNAVAILABLE);
+}
+
+// Anyone who can reach the TLS port can make gRPC log a failed handshake:
+// with meshd's routing those are log events in its format, rate limited.
+TEST_F(AdminServerTlsTest, StrangersOnTheTlsPortAreLoggedWithinLimits) {
+  RouteGrpcLogs();
+  common::CapturedLog log;
+  AdminServer::Options o;
+  o.tcp_address = "127.0.0.1:0";
+  o.tls_cert_file = TestData("server.pem");
+  o.tls_key_file = TestData("server.key");
+  ASSERT_TRUE(StartServer(o).ok());
+  struct sockaddr_in to = {};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(server_->tcp_port()));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  constexpr int kStrangers = 60;
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < kStrangers; i++) {
+    common::UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ASSERT_TRUE(fd.ok());
+    struct timeval tv = {10, 0};
+    setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ASSERT_EQ(connect(fd.get(), reinterpret_cast<struct sockaddr*>(&to), sizeof to), 0);
+    const char garbage[] = "GET / HTTP/1.0\r\n\r\n";
+    ASSERT_EQ(write(fd.get(), garbage, sizeof garbage - 1), static_cast<ssize_t>(sizeof garbage - 1));
+    // The server gives up on the handshake and closes: read to the end.
+    char buf[1024];
+    while (read(fd.get(), buf, sizeof buf) > 0) {
+    }
+  }
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  const int lines = log.Count("comp=grpc");
+  EXPECT_GE(lines, 1) << log.Text();
+  EXPECT_LE(lines, 21 + static_cast<int>(seconds * 10)) << seconds << " s\n" << log.Text();
+  // The Unix socket still serves.
+  EXPECT_EQ(Status(Stub().get()), grpc::StatusCode::OK);
 }
 
 }  // namespace
