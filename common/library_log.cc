@@ -23,16 +23,18 @@ void LibraryLog::Write(LogLevel level, const char* file, int line, std::string_v
     std::lock_guard<std::mutex> lock(mu_);
     if (!limiter_.Allow(NowMs(), &suppressed)) return;
   }
-  std::string_view where = file != nullptr ? file : "?";
-  if (const size_t slash = where.rfind('/'); slash != std::string_view::npos) {
-    where.remove_prefix(slash + 1);
-  }
   // A library's line may end in a newline of its own: one line per event.
   while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) {
     message.remove_suffix(1);
   }
   Log event(level, comp_, message);
-  event.Kv("src", std::string(where) + ":" + std::to_string(line));
+  if (file != nullptr) {
+    std::string_view where = file;
+    if (const size_t slash = where.rfind('/'); slash != std::string_view::npos) {
+      where.remove_prefix(slash + 1);
+    }
+    event.Kv("src", std::string(where) + ":" + std::to_string(line));
+  }
   if (suppressed > 0) event.Kv("suppressed", suppressed);
 }
 

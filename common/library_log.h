@@ -1,7 +1,8 @@
 // Log events for the lines a library writes of its own (libprotobuf on a
 // message it cannot parse, gRPC on a failed TLS handshake), which input from
 // strangers can cause: one common::Log event per line, in the process's log
-// format, as COMP, with the library's source position as src=FILE:LINE,
+// format, as COMP, with the library's source position as src=FILE:LINE
+// where the library says it,
 // rate limited as common::LogLimiter says (the next line written after some
 // were left out carries suppressed=N).
 //
@@ -28,8 +29,8 @@ class LibraryLog {
   LibraryLog& operator=(const LibraryLog&) = delete;
 
   // Writes MESSAGE at LEVEL, from FILE (a path: only its last component is
-  // kept; null for none) and LINE of the library, unless the rate limit
-  // leaves it out. UNLIMITED lines (the last words before an abort) are
+  // kept) and LINE of the library (no src key if FILE is null), unless the
+  // rate limit leaves it out. UNLIMITED lines (the last words before an abort) are
   // always written and use up no allowance.
   void Write(LogLevel level, const char* file, int line, std::string_view message,
              bool unlimited = false);

@@ -11,6 +11,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/library_log.h"
 #include "common/log.h"
 #include "meshd/admin/metrics_text.h"
 
@@ -46,12 +47,13 @@ absl::Status SplitHostPort(const std::string& address, std::string* host, int* p
 
 // The libmicrohttpd callbacks.
 struct MetricsServer::Handler {
+  // libmicrohttpd's own lines (a malformed request, the connection limit
+  // reached), which anyone reaching the port can cause: rate limited.
   static void Log(void*, const char* fmt, va_list ap) {
+    static common::LibraryLog* const log = new common::LibraryLog("microhttpd");  // never destroyed
     char buf[512];
     vsnprintf(buf, sizeof buf, fmt, ap);
-    size_t n = strlen(buf);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = '\0';
-    SLOG_WARN("metrics", "http server").Kv("error", buf);
+    log->Write(common::LogLevel::kWarn, nullptr, 0, buf);
   }
 
   static MHD_Result Respond(MHD_Connection* conn, unsigned code, const std::string& body,
