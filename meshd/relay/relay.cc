@@ -819,7 +819,16 @@ void Relay::ReleaseSlot(Edge* e, uint64_t msgid) {
 
 void Relay::SendCredit(Edge* e, bool now) {
   if (e->to_credit == 0 || e->state == Edge::State::kClosing) return;
-  if (!now && e->to_credit < e->recv_window / 4) {
+  // A quarter of the window the far edge sends within. A service edge knows
+  // it (the client's, from the OPEN). A client edge knows only that the far
+  // edge's is at most its own and at least kMinWindowBytes (256 KiB), so it
+  // credits once a quarter of its own or 256 KiB is owed, whichever is less:
+  // otherwise a service node whose window is under a quarter of this node's
+  // would sit with its window full until the credit timer fired.
+  const uint64_t quarter = e->client_side
+                               ? std::min<uint64_t>(e->recv_window, 4 * kMinWindowBytes) / 4
+                               : e->recv_window / 4;
+  if (!now && e->to_credit < quarter) {
     // Most likely the next MSG this edge sends takes it along.
     if (!e->credit_armed) ArmCredit(e);
     return;

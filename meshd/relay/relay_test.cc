@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -160,13 +162,22 @@ class FakeMesh {
   std::atomic<int> splits{0};  // frames delivered split
 };
 
+// Timers that never fire: a relay left to do without its timers.
+class NeverTimer : public Timer {
+ public:
+  void Start(uint64_t, std::function<void()>) override {}
+  void Cancel() override {}
+};
+
 struct Node {
+  // RELAY_TIMERS: the relay's (null: real ones on LOOP).
   Node(uv_loop_t* loop, const std::string& name, const std::string& socket, FakeMesh* mesh,
-       uint64_t id, Relay::Options options)
+       uint64_t id, Relay::Options options, TimerFactory relay_timers = nullptr)
       : broker(name, Broker::Limits{}, UvTimers(loop)),
         clients(loop, ClientServer::Options{socket}, &broker),
         port(mesh, id, name),
-        relay(loop, options, &port, &broker, UvTimers(loop)) {
+        relay(loop, options, &port, &broker,
+              relay_timers != nullptr ? std::move(relay_timers) : UvTimers(loop)) {
     broker.SetRemote(&relay);
   }
   Broker broker;
@@ -200,7 +211,8 @@ class RelayTest : public ::testing::Test {
     dir_ = tmpl;
     uv_loop_init(&loop_);
     mesh_ = std::make_unique<FakeMesh>(&loop_);
-    a_ = std::make_unique<Node>(&loop_, "A", dir_ + "/a.sock", mesh_.get(), 1, a_options_);
+    a_ = std::make_unique<Node>(&loop_, "A", dir_ + "/a.sock", mesh_.get(), 1, a_options_,
+                                a_relay_timers_);
     b_ = std::make_unique<Node>(&loop_, "B", dir_ + "/b.sock", mesh_.get(), 2, b_options_);
     mesh_->SetRelays(&a_->relay, &b_->relay);
     ASSERT_TRUE(a_->clients.Start().ok());
@@ -251,6 +263,7 @@ class RelayTest : public ::testing::Test {
   }
 
   Relay::Options a_options_, b_options_;  // (set before SetUp runs)
+  TimerFactory a_relay_timers_;           // (likewise; null: real timers)
   std::string dir_;
   uv_loop_t loop_;
   uv_async_t stop_;
@@ -703,6 +716,52 @@ TEST_F(LargerClientWindowTest, ServiceEdgeHoldsWhatTheClientWindowAllows) {
   syslink_close(fd);
   svc.join();
   syslink_close(lfd);
+}
+
+// A client node whose window is over four times the service node's (4 MiB
+// against 256 KiB): the service edge sends within 256 KiB, so the client
+// edge must credit by then, not at a quarter of its own window or when its
+// credit timer fires. Here the client node's relay timers never fire: at
+// the tail of a bulk read, with no more commands to carry credit, the
+// replies would stop for good.
+class SmallServiceWindowTest : public RelayTest {
+ protected:
+  SmallServiceWindowTest() {
+    a_options_.window_bytes = 4u << 20;
+    b_options_.window_bytes = 256u << 10;
+    a_relay_timers_ = [] { return std::unique_ptr<Timer>(new NeverTimer); };
+  }
+};
+
+TEST_F(SmallServiceWindowTest, ClientEdgeCreditsWithinTheServiceWindow) {
+  const int lfd = Listen("fill");
+  ASSERT_GE(lfd, 0);
+  Service svc(lfd);
+  const int fd = Connect("B", "fill");
+  ASSERT_GE(fd, 0) << strerror(-fd);
+  struct timeval tv = {10, 0};  // a stall fails a read instead of hanging
+  ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+  // Eight reads of 128 KiB sent at once: 1 MiB of replies, four times the
+  // service window, and no command after them to carry credit.
+  constexpr int kCommands = 8;
+  DmaBufs bufs(kCommands);
+  for (int i = 0; i < kCommands; i++) {
+    Msg c = Command(1000 + i, kFill | SE_CMDF_DMAR);
+    struct iovec iov[2] = {{&c, Len(c)}, {bufs.v[i], SL_DMA_MAX}};
+    ASSERT_EQ(syslink_writev(fd, iov, 2), static_cast<ssize_t>(Len(c))) << strerror(errno);
+  }
+  for (int i = 0; i < kCommands; i++) {
+    Msg r;
+    ASSERT_GT(syslink_read(fd, &r, sizeof r), 0) << "reply " << i << ": " << strerror(errno);
+    ASSERT_EQ(r.msg.sm_head.se_aux, 0);
+    ASSERT_EQ(syslink_dma_bytes(), SL_DMA_MAX);
+    const unsigned char* buf = bufs.v[r.msg.sm_msgid - 1000];
+    for (size_t k : {size_t{0}, size_t{SL_DMA_MAX / 2}, size_t{SL_DMA_MAX - 1}}) {
+      ASSERT_EQ(buf[k], Pattern(k, r.msg.sm_msgid)) << "reply " << r.msg.sm_msgid;
+    }
+  }
+  syslink_close(fd);
+  ASSERT_TRUE(svc.WaitFor([&] { return svc.closed_why.size() == 1; }));
 }
 
 TEST_F(RelayTest, CreditFlowsWithoutReplies) {
