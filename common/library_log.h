@@ -1,10 +1,9 @@
 // Log events for the lines a library writes of its own (libprotobuf on a
 // message it cannot parse, gRPC on a failed TLS handshake), which input from
 // strangers can cause: one common::Log event per line, in the process's log
-// format, as COMP, with the library's source position as src=FILE:LINE
-// where the library says it,
-// rate limited as common::LogLimiter says (the next line written after some
-// were left out carries suppressed=N).
+// format, as COMP, with the library's source position as src=FILE:LINE where
+// the library gives one, rate limited as common::LogLimiter says (the next
+// line written after some were left out carries suppressed=N).
 //
 //   static common::LibraryLog log("protobuf");
 //   log.Write(common::LogLevel::kWarn, file, line, message);
@@ -30,8 +29,8 @@ class LibraryLog {
 
   // Writes MESSAGE at LEVEL, from FILE (a path: only its last component is
   // kept) and LINE of the library (no src key if FILE is null), unless the
-  // rate limit leaves it out. UNLIMITED lines (the last words before an abort) are
-  // always written and use up no allowance.
+  // rate limit leaves it out. UNLIMITED lines (the last words before an
+  // abort) are always written and use up no allowance.
   void Write(LogLevel level, const char* file, int line, std::string_view message,
              bool unlimited = false);
 

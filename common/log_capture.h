@@ -17,6 +17,13 @@
 
 namespace common {
 
+// How many times WHAT occurs in TEXT.
+inline int Occurrences(std::string_view text, std::string_view what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string_view::npos; at = text.find(what, at + 1)) n++;
+  return n;
+}
+
 class CapturedLog {
  public:
   CapturedLog() : fd_(memfd_create("log", MFD_CLOEXEC)), old_fd_(GetLogFd()) {
@@ -39,12 +46,7 @@ class CapturedLog {
   }
 
   // How many times WHAT occurs in Text().
-  int Count(std::string_view what) const {
-    const std::string text = Text();
-    int n = 0;
-    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) n++;
-    return n;
-  }
+  int Count(std::string_view what) const { return Occurrences(Text(), what); }
 
  private:
   UniqueFd fd_;

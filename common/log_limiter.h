@@ -1,6 +1,7 @@
 // A rate limit for log lines that strangers can cause (a peer that fails its
 // handshake, a malformed message from anyone able to connect): a burst of
-// 20, then 10 a second; the next line written says how many were left out.
+// kBurst (20), then kPerSecond (10) a second; the next line written says how
+// many were left out.
 //
 //   uint64_t suppressed;
 //   if (limiter.Allow(now_ms, &suppressed)) {
@@ -17,6 +18,9 @@ namespace common {
 
 class LogLimiter {
  public:
+  static constexpr int kBurst = 20;      // lines allowed at once
+  static constexpr int kPerSecond = 10;  // and then, at most, each second
+
   // True if a line may be written at NOW_MS (any monotonic clock in
   // milliseconds; a clock going backwards adds no tokens); *SUPPRESSED is
   // then set to the number of lines left out since the last one allowed.
@@ -24,7 +28,7 @@ class LogLimiter {
   bool Allow(uint64_t now_ms, uint64_t* suppressed);
 
  private:
-  double tokens_ = 20;
+  double tokens_ = kBurst;
   uint64_t last_ms_ = 0;
   uint64_t suppressed_ = 0;
 };

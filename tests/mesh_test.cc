@@ -4,14 +4,10 @@
 // and reply (SPEC §5). Two settings: loopback ports in this namespace, and
 // a line of network namespaces joined by veth pairs, where the middle node
 // must forward (skipped, with a message, where `ip netns` is unavailable).
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +22,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/log_capture.h"
+#include "common/stranger.h"
 #include "syslink/syslink.h"
 #include "tests/harness.h"
 
@@ -502,38 +500,14 @@ TEST_F(MeshLoopback, StrangersBadHellosAreRefusedAndLoggedWithinLimits) {
   frame[0] = static_cast<char>(hello.size());
   frame += '\x01';
   frame += hello;
-  struct sockaddr_in to = {};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<uint16_t>(b_->MeshPort()));
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  constexpr int kStrangers = 60;
-  const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < kStrangers; i++) {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ASSERT_GE(fd, 0);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ASSERT_EQ(connect(fd, reinterpret_cast<struct sockaddr*>(&to), sizeof to), 0) << strerror(errno);
-    ASSERT_EQ(write(fd, frame.data(), frame.size()), static_cast<ssize_t>(frame.size()));
-    // meshd sends its own Hello, then closes on ours: read to the end.
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0) {
-    }
-    EXPECT_TRUE(n == 0 || errno == ECONNRESET) << "stranger " << i << ": " << strerror(errno);
-    close(fd);
-  }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  absl::StatusOr<double> took =
+      common::Pester(static_cast<uint16_t>(b_->MeshPort()), frame, 60);
+  ASSERT_TRUE(took.ok()) << took.status();
   const std::string log = b_->ReadLog();
   EXPECT_EQ(log.find("[libprotobuf"), std::string::npos) << log;
-  int lines = 0;
-  for (size_t at = log.find("comp=protobuf"); at != std::string::npos;
-       at = log.find("comp=protobuf", at + 1)) {
-    lines++;
-  }
+  const int lines = common::Occurrences(log, "comp=protobuf");
   EXPECT_GE(lines, 1) << log;
-  EXPECT_LE(lines, 21 + static_cast<int>(seconds * 10)) << seconds << " s\n" << log;
+  EXPECT_LE(lines, common::MostLimitedLines(*took)) << *took << " s\n" << log;
   EXPECT_NE(log.find("level=warn comp=protobuf msg="), std::string::npos) << log;
   EXPECT_EQ(kill(b_->pid(), 0), 0) << "b should still be running";
 }

@@ -826,7 +826,7 @@ void Relay::SendCredit(Edge* e, bool now) {
   // otherwise a service node whose window is under a quarter of this node's
   // would sit with its window full until the credit timer fired.
   const uint64_t quarter = e->client_side
-                               ? std::min<uint64_t>(e->recv_window, 4 * kMinWindowBytes) / 4
+                               ? std::min<uint64_t>(e->recv_window / 4, kMinWindowBytes)
                                : e->recv_window / 4;
   if (!now && e->to_credit < quarter) {
     // Most likely the next MSG this edge sends takes it along.

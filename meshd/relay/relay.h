@@ -162,9 +162,9 @@ class Relay : public RemoteSessions {
   void ReadLocal(Edge* e);
   void FlushLocal(Edge* e);
   // Returns the credit E owes the far edge: NOW, or once past a quarter of
-  // the far edge's window (a client edge: of the smaller of its own and
-  // 1 MiB), in a CREDIT frame; otherwise it waits (kCreditDelayMs at most)
-  // for the next MSG from E to carry it.
+  // the far edge's window (a client edge, not told it: a quarter of its own
+  // or 256 KiB, whichever is less), in a CREDIT frame; otherwise it waits
+  // (kCreditDelayMs at most) for the next MSG from E to carry it.
   void SendCredit(Edge* e, bool now);
   // Starts *TIMER (made on first use) to call FN with E after MS, if E is
   // still there then.
