@@ -101,8 +101,9 @@ TEST(Bench, EveryScenarioProducesSaneNumbers) {
   };
   const std::map<std::string, int> case_counts = {{"latency", 8}, {"pipeline", 9}, {"dma", 6},
                                                   {"session", 6}, {"remote", 16},
-                                                  {"remote_dma", 5}, {"region", 7}};
+                                                  {"remote_dma", 6}, {"region", 7}};
   std::set<std::string> seen;
+  int cpu_measured = 0;  // cases with CPU per round trip above zero
   const std::string md = ReadFile(out);
   for (const ScenarioResult& s : report.scenarios()) {
     SCOPED_TRACE(s.name());
@@ -110,6 +111,7 @@ TEST(Bench, EveryScenarioProducesSaneNumbers) {
     ASSERT_TRUE(expected.count(s.name())) << "unexpected scenario";
     EXPECT_EQ(s.cases_size(), case_counts.at(s.name()));
     EXPECT_TRUE(absl::StrContains(md, absl::StrCat("(`", s.name(), "`)")));
+    EXPECT_TRUE(absl::StrContains(md, "| CPU µs | steal % |"));
     for (const CaseResult& c : s.cases()) {
       SCOPED_TRACE(c.group() + " " + c.variant());
       EXPECT_EQ(c.error(), "");
@@ -127,11 +129,22 @@ TEST(Bench, EveryScenarioProducesSaneNumbers) {
         EXPECT_TRUE(Sane(c.median().at(metric))) << metric << " = " << c.median().at(metric);
       }
       EXPECT_EQ(c.median().at("round_trips"), kRoundTrips);
+      // CPU time comes in ticks: a phase shorter than one has none to
+      // count, so the metrics may be missing, or zero, but never odd.
+      if (c.median().count("cpu_us")) {
+        ASSERT_TRUE(c.median().count("steal_pct"));
+        EXPECT_TRUE(std::isfinite(c.median().at("cpu_us")) && c.median().at("cpu_us") >= 0);
+        EXPECT_TRUE(c.median().at("steal_pct") >= 0 && c.median().at("steal_pct") <= 100);
+        if (c.median().at("cpu_us") > 0) cpu_measured++;
+      }
       if (c.median().count("p99_us")) {
         EXPECT_GE(c.median().at("p99_us"), c.median().at("p50_us"));
         EXPECT_EQ(c.reps(0).cdf_us_size(), 19) << "latency drivers record the CDF";
       }
-      for (const auto& [title, ratio] : c.ratios()) EXPECT_TRUE(Sane(ratio)) << title;
+      for (const auto& [title, ratio] : c.ratios()) {
+        if (absl::StrContains(title, "CPU")) continue;  // zero CPU makes no ratio, or zero
+        EXPECT_TRUE(Sane(ratio)) << title;
+      }
       EXPECT_FALSE(c.ratios().empty());
     }
     for (const BarResult& b : s.bars()) {
@@ -142,6 +155,8 @@ TEST(Bench, EveryScenarioProducesSaneNumbers) {
       EXPECT_TRUE(Sane(b.value()));
     }
   }
+  // The whole run takes seconds of CPU: most cases must have seen ticks.
+  EXPECT_GE(cpu_measured, 10);
   EXPECT_EQ(seen, (std::set<std::string>{"latency", "pipeline", "dma", "session", "remote",
                                           "remote_dma", "region"}));
   // The CDF plot: an SVG with a curve per latency case.

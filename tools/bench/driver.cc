@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "tools/bench/cpu_meter.h"
 #include "tools/bench/stats.h"
 
 namespace bench {
@@ -106,8 +107,10 @@ absl::StatusOr<Measurement> MeasureLatency(MsgClient& client, const Budget& budg
   ns.reserve(static_cast<size_t>(std::min<int64_t>(
       budget.measure.max_round_trips > 0 ? budget.measure.max_round_trips : 1 << 20,
       kMaxLatencySamples)));
+  const absl::StatusOr<CpuTimes> cpu0 = ReadCpuTimes();
   s = LatencyPhase(client, budget.measure, &id, &ns, &elapsed);
   if (!s.ok()) return s;
+  const absl::StatusOr<CpuTimes> cpu1 = ReadCpuTimes();
   if (ns.empty() || elapsed <= 0) return absl::InternalError("no round trip was measured");
   std::sort(ns.begin(), ns.end());
   Measurement m;
@@ -119,6 +122,7 @@ absl::StatusOr<Measurement> MeasureLatency(MsgClient& client, const Budget& budg
   for (int i = 0; i < kCdfPoints; i++) {
     m.add_cdf_us(SortedPercentile(ns, kCdfQuantiles[i] * 100) / 1e3);
   }
+  if (cpu0.ok() && cpu1.ok()) AddCpuMetrics(*cpu0, *cpu1, static_cast<double>(ns.size()), &m);
   return m;
 }
 
@@ -129,8 +133,10 @@ absl::StatusOr<Measurement> MeasureWindow(MsgClient& client, int window,
   int64_t done = 0, elapsed = 0;
   absl::Status s = WindowPhase(client, window, budget.warmup, &id, &done, &elapsed);
   if (!s.ok()) return s;
+  const absl::StatusOr<CpuTimes> cpu0 = ReadCpuTimes();
   s = WindowPhase(client, window, budget.measure, &id, &done, &elapsed);
   if (!s.ok()) return s;
+  const absl::StatusOr<CpuTimes> cpu1 = ReadCpuTimes();
   if (done == 0 || elapsed <= 0) return absl::InternalError("no round trip was measured");
   Measurement m;
   auto& metrics = *m.mutable_metrics();
@@ -141,6 +147,7 @@ absl::StatusOr<Measurement> MeasureWindow(MsgClient& client, int window,
     metrics["gb_per_s"] =
         static_cast<double>(done) * static_cast<double>(bytes_per_round_trip) / seconds / 1e9;
   }
+  if (cpu0.ok() && cpu1.ok()) AddCpuMetrics(*cpu0, *cpu1, static_cast<double>(done), &m);
   return m;
 }
 

@@ -46,7 +46,9 @@ extern const int kCdfPoints;
 // One round trip at a time (MsgClient::RoundTrip), each timed with
 // clock_gettime(CLOCK_MONOTONIC). Metrics: p50_us and p99_us (nearest-rank
 // percentiles of the measured round trips), round_trips_per_s (count over
-// the phase's wall time) and round_trips; cdf_us at kCdfQuantiles.
+// the phase's wall time) and round_trips; cdf_us at kCdfQuantiles. Both
+// drivers add cpu_us and steal_pct for the measured phase (cpu_meter.h)
+// where /proc/stat can be read.
 absl::StatusOr<Measurement> MeasureLatency(MsgClient& client, const Budget& budget);
 
 // WINDOW requests outstanding (Send/Receive; replies must come in order):

@@ -30,8 +30,8 @@ Scenario Latency(const LocalParams& p) {
       "clock_gettime(CLOCK_MONOTONIC). Sizes are whole messages (syslink: 32-byte header + one "
       "element). ZeroMQ is REQ/REP over ipc://, gRPC a unary call to a sync server over unix:.";
   s.group_title = "message";
-  s.columns = {{"p50_us", "p50 µs", 2}, {"p99_us", "p99 µs", 2},
-               {"round_trips_per_s", "round trips/s", 0}};
+  s.columns = WithCpuColumns(
+      {{"p50_us", "p50 µs", 2}, {"p99_us", "p99 µs", 2}, {"round_trips_per_s", "round trips/s", 0}});
   s.key_metric = "p50_us";
   s.ratios = {{"syslink p50 ÷ this p50", "p50_us", kSyslink, true},
               {"syslink rate ÷ this rate", "round_trips_per_s", kSyslink, true}};
@@ -66,7 +66,7 @@ Scenario Pipeline(const LocalParams& p) {
       "server (another process) replies to each in turn. msgs/s counts requests replied to per "
       "second. ZeroMQ is DEALER/ROUTER over ipc://.";
   s.group_title = "window";
-  s.columns = {{"round_trips_per_s", "msgs/s", 0}};
+  s.columns = WithCpuColumns({{"round_trips_per_s", "msgs/s", 0}});
   s.key_metric = "round_trips_per_s";
   s.ratios = {{"÷ socketpair", "round_trips_per_s", kSocketpair, false}};
   const size_t bytes = p.pipeline_bytes;
@@ -98,7 +98,7 @@ Scenario Dma(const LocalParams& p) {
       "GB/s = 10^9 bytes of data per second.";
   s.group_title = "transfer";
   s.variant_title = "path";
-  s.columns = {{"gb_per_s", "GB/s", 2}, {"round_trips_per_s", "transfers/s", 0}};
+  s.columns = WithCpuColumns({{"gb_per_s", "GB/s", 2}, {"round_trips_per_s", "transfers/s", 0}});
   s.key_metric = "gb_per_s";
   s.ratios = {{"÷ socketpair", "gb_per_s", kCopy, false}};
   const size_t bytes = p.dma_bytes;

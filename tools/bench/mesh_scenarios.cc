@@ -46,8 +46,8 @@ Scenario Session(const MeshParams& p) {
       "ends of a socket pair out and steps aside, so the session should cost what a pair costs. "
       "One request outstanding, as in the latency table; meshd started fresh for each repetition.";
   s.group_title = "message";
-  s.columns = {{"p50_us", "p50 µs", 2}, {"p99_us", "p99 µs", 2},
-               {"round_trips_per_s", "round trips/s", 0}};
+  s.columns = WithCpuColumns(
+      {{"p50_us", "p50 µs", 2}, {"p99_us", "p99 µs", 2}, {"round_trips_per_s", "round trips/s", 0}});
   s.key_metric = "p50_us";
   s.ratios = {{"session p50 ÷ this p50", "p50_us", kSession, true}};
   for (size_t bytes : p.latency_bytes) {
@@ -83,11 +83,12 @@ Scenario Remote(const MeshParams& p) {
       "namespaces joined by a veth pair. All on one 2-core machine: the meshds compete with "
       "client and server for the CPUs, which a real two-host path would not.";
   s.group_title = "message";
-  s.columns = {{"p50_us", "p50 µs", 1}, {"p99_us", "p99 µs", 1},
-               {"round_trips_per_s", "round trips/s", 0}};
+  s.columns = WithCpuColumns(
+      {{"p50_us", "p50 µs", 1}, {"p99_us", "p99 µs", 1}, {"round_trips_per_s", "round trips/s", 0}});
   s.key_metric = "p50_us";
   s.ratios = {{"syslink p50 ÷ this p50", "p50_us", kRemote, true},
-              {"syslink rate ÷ this rate", "round_trips_per_s", kRemote, true}};
+              {"syslink rate ÷ this rate", "round_trips_per_s", kRemote, true},
+              {"syslink CPU ÷ this CPU", "cpu_us", kRemote, true}};
   for (size_t bytes : p.latency_bytes) {
     const std::string g = SizeName(bytes);
     s.cases.push_back(MakeTransportCase(
@@ -141,9 +142,9 @@ Scenario RemoteDma(const MeshParams& p) {
       "joined by a veth pair.";
   s.group_title = "transfer";
   s.variant_title = "path";
-  s.columns = {{"gb_per_s", "GB/s", 2}, {"round_trips_per_s", "transfers/s", 0}};
+  s.columns = WithCpuColumns({{"gb_per_s", "GB/s", 2}, {"round_trips_per_s", "transfers/s", 0}});
   s.key_metric = "gb_per_s";
-  s.ratios = {{"÷ tcp", "gb_per_s", kTcp, false}};
+  s.ratios = {{"÷ tcp", "gb_per_s", kTcp, false}, {"CPU ÷ tcp", "cpu_us", kTcp, false}};
   const size_t bytes = p.dma_bytes;
   const int w = p.dma_window;
   const std::string g = SizeName(bytes);
@@ -153,6 +154,10 @@ Scenario RemoteDma(const MeshParams& p) {
   s.cases.push_back(MakeTransportCase(
       g, kRemoteMapped,
       [=] { return NewSessionDmaWrite(bytes, w, MeshShape::kTwoNodes, DmaReceive::kMapRing); },
+      WindowDriver(w, bytes)));
+  s.cases.push_back(MakeTransportCase(
+      g, kRemoteNoPoll,
+      [=] { return NewSessionDmaWrite(bytes, w, MeshShape::kTwoNodesNoPolling); },
       WindowDriver(w, bytes)));
   s.cases.push_back(
       MakeTransportCase(g, kTcp, [=] { return NewTcpBulk(bytes, w); }, WindowDriver(w, bytes)));
@@ -185,7 +190,8 @@ Scenario Region(const MeshParams& p) {
       "process_vm_readv (the target copies from the originator's memory directly).";
   s.group_title = "where";
   s.variant_title = "operation";
-  s.columns = {{"gb_per_s", "GB/s", 2}, {"p50_us", "p50 µs", 1}, {"p99_us", "p99 µs", 1}};
+  s.columns = WithCpuColumns(
+      {{"gb_per_s", "GB/s", 2}, {"p50_us", "p50 µs", 1}, {"p99_us", "p99 µs", 1}});
   s.key_metric = "gb_per_s";
   s.ratios = {{"÷ socket copy", "gb_per_s", kSocketCopy, false}};
   const size_t bytes = p.dma_bytes;

@@ -12,6 +12,12 @@ bool Registry::Add(Scenario scenario) {
   return true;
 }
 
+std::vector<Column> WithCpuColumns(std::vector<Column> columns) {
+  columns.push_back({"cpu_us", "CPU µs", 1});
+  columns.push_back({"steal_pct", "steal %", 0});
+  return columns;
+}
+
 Case MakeTransportCase(std::string group, std::string variant, TransportFactory factory,
                        Driver driver) {
   Case c;

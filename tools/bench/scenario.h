@@ -57,6 +57,12 @@ struct Column {
   int precision = 1;
 };
 
+// COLUMNS followed by the two every table shows (cpu_meter.h): "cpu_us",
+// the machine's busy CPU µs per round trip (or transfer, or message), and
+// "steal_pct", the percentage of the machine's CPU the hypervisor took
+// during the measured phase.
+std::vector<Column> WithCpuColumns(std::vector<Column> columns);
+
 // A column of ratios within each group: METRIC of REFERENCE (a variant of
 // the same group) over this row's METRIC, or this row's over the
 // reference's when !REFERENCE_OVER_THIS.
