@@ -375,6 +375,8 @@ absl::StatusOr<admin::GetCountersResponse> DaemonAdmin::GetCounters() {
     mc->set_dma_bytes_to_mesh(rc.dma_bytes_to_mesh);
     mc->set_dma_bytes_from_mesh(rc.dma_bytes_to_local);
     mc->set_dma_bytes_copied(rc.dma_bytes_copied);
+    mc->set_window_waits(rc.window_waits);
+    mc->set_congestion_waits(rc.congestion_waits);
     rejects["bad_frame"] = rc.bad_frames;
     rejects["refused_message"] = rc.refused_messages;
     rejects["unknown_session"] = rc.unknown_session;

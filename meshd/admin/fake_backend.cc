@@ -178,6 +178,8 @@ FakeAdminBackend::State FakeAdminBackend::Sample() {
   m->set_dma_bytes_to_mesh(1 << 20);
   m->set_dma_bytes_from_mesh(1 << 19);
   m->set_dma_bytes_copied(1 << 18);
+  m->set_window_waits(12);
+  m->set_congestion_waits(3);
   k.set_replies_synthesized(6);
   (*k.mutable_rejects())["malformed"] = 2;
   (*k.mutable_rejects())["credentials"] = 1;

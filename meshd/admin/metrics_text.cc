@@ -194,6 +194,11 @@ void RenderCounters(const GetCountersResponse& c, Writer& w) {
   w.Sample(m.dma_bytes_from_mesh(), {{"direction", "from_mesh"}});
   w.Counter("meshd_dma_copied_bytes_total", "DMA bytes copied in user space on this node.",
             m.dma_bytes_copied());
+  w.Family("meshd_session_waits_total", "counter",
+           "Times a remote session's edge here stopped reading its local process, by reason "
+           "(window: waiting for credit from the far side; congestion: the mesh link pushed back).");
+  w.Sample(m.window_waits(), {{"reason", "window"}});
+  w.Sample(m.congestion_waits(), {{"reason", "congestion"}});
   w.Counter("meshd_replies_synthesized_total",
             "Replies meshd made itself so that a command still got exactly one.",
             c.replies_synthesized());

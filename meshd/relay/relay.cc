@@ -590,7 +590,15 @@ void Relay::ReadLocal(Edge* e) {
   for (int i = 0; i < 64; i++) {
     if (e->state != Edge::State::kOpen) return;
     if (one && got == 1) break;
-    if (e->window_used >= e->send_window || mesh_->Congested(e->link)) {
+    const bool window_full = e->window_used >= e->send_window;
+    if (window_full || mesh_->Congested(e->link)) {
+      if (!e->read_blocked) {
+        if (window_full) {
+          counters_.window_waits++;
+        } else {
+          counters_.congestion_waits++;
+        }
+      }
       e->read_blocked = true;
       UpdatePoll(e);
       return;
@@ -822,11 +830,12 @@ void Relay::SendCredit(Edge* e, bool now) {
   // A quarter of the window the far edge sends within. A service edge knows
   // it (the client's, from the OPEN). A client edge knows only that the far
   // edge's is at most its own and at least kMinWindowBytes (256 KiB), so it
-  // credits once a quarter of its own or 256 KiB is owed, whichever is less:
-  // otherwise a service node whose window is under a quarter of this node's
-  // would sit with its window full until the credit timer fired.
+  // credits once a quarter of its own or of 256 KiB is owed, whichever is
+  // less: otherwise a service node with a smaller window would fill it and
+  // wait, idle, for each credit to cross the mesh (or, with no command
+  // going its way to carry the credit, for the credit timer).
   const uint64_t quarter = e->client_side
-                               ? std::min<uint64_t>(e->recv_window / 4, kMinWindowBytes)
+                               ? std::min<uint64_t>(e->recv_window, kMinWindowBytes) / 4
                                : e->recv_window / 4;
   if (!now && e->to_credit < quarter) {
     // Most likely the next MSG this edge sends takes it along.

@@ -85,6 +85,9 @@ class Relay : public RemoteSessions {
     uint64_t dma_bytes_copied = 0;      // user-space copies of DMA data here
     uint64_t bad_frames = 0, unknown_session = 0, refused_messages = 0;
     uint64_t late_replies = 0;
+    // Times an edge stopped reading its local process: the session's window
+    // was full (credit had not come back yet), or the link was congested.
+    uint64_t window_waits = 0, congestion_waits = 0;
     uint64_t closes_sent = 0, teardowns_link_down = 0, teardowns_unreachable = 0;
   };
   struct SessionInfo {
@@ -163,7 +166,7 @@ class Relay : public RemoteSessions {
   void FlushLocal(Edge* e);
   // Returns the credit E owes the far edge: NOW, or once past a quarter of
   // the far edge's window (a client edge, not told it: a quarter of its own
-  // or 256 KiB, whichever is less), in a CREDIT frame; otherwise it waits
+  // or of 256 KiB, whichever is less), in a CREDIT frame; otherwise it waits
   // (kCreditDelayMs at most) for the next MSG from E to carry it.
   void SendCredit(Edge* e, bool now);
   // Starts *TIMER (made on first use) to call FN with E after MS, if E is

@@ -276,10 +276,12 @@ class RelayTest : public ::testing::Test {
 // sends that many kPing commands to each new session. Records notices and
 // replies to its pings. DMA data lands in a buffer of its own, or (RING not
 // empty) in RING[k % size] for its k-th command (read-only views in map
-// mode: then only kCheck, which does not write there).
+// mode: then only kCheck, which does not write there). With GATE, it
+// reads no command before GATE is ready.
 struct Service {
-  explicit Service(int fd, int pings = 0, std::vector<unsigned char*> ring = {})
-      : fd(fd), pings(pings), ring(std::move(ring)) {
+  explicit Service(int fd, int pings = 0, std::vector<unsigned char*> ring = {},
+                   std::shared_future<void> gate = {})
+      : fd(fd), pings(pings), ring(std::move(ring)), gate(std::move(gate)) {
     thread = std::thread([this] { Run(); });
   }
   ~Service() {
@@ -291,6 +293,7 @@ struct Service {
     uint64_t next = 1;
     uint64_t commands = 0;
     for (;;) {
+      if (opened > 0 && gate.valid()) gate.wait();
       Msg m;
       unsigned char* data = ring.empty() ? own : ring[commands % ring.size()];
       struct iovec iov[2] = {{&m, sizeof m}, {data, SL_DMA_MAX}};
@@ -364,6 +367,7 @@ struct Service {
   int fd;
   int pings;
   const std::vector<unsigned char*> ring;
+  const std::shared_future<void> gate;
   std::thread thread;
   std::mutex mu;
   std::condition_variable cv;
@@ -762,6 +766,85 @@ TEST_F(SmallServiceWindowTest, ClientEdgeCreditsWithinTheServiceWindow) {
   }
   syslink_close(fd);
   ASSERT_TRUE(svc.WaitFor([&] { return svc.closed_why.size() == 1; }));
+}
+
+TEST_F(SmallServiceWindowTest, ClientEdgeCreditsBeforeHalfTheServiceWindowIsUsed) {
+  // One 128 KiB read: half the service window. The client edge must start
+  // the credit back now (it owes more than a quarter of the smallest
+  // window), not once a quarter of its own 4 MiB, or 256 KiB, is owed:
+  // else a service node with a small window spends it, then idles while
+  // the credit crosses the mesh. No timer fires on the client node, and no
+  // command follows to carry the credit.
+  const int lfd = Listen("fill");
+  ASSERT_GE(lfd, 0);
+  Service svc(lfd);
+  const int fd = Connect("B", "fill");
+  ASSERT_GE(fd, 0) << strerror(-fd);
+  DmaBufs bufs(1);
+  Msg c = Command(77, kFill | SE_CMDF_DMAR);
+  struct iovec iov[2] = {{&c, Len(c)}, {bufs.v[0], SL_DMA_MAX}};
+  ASSERT_EQ(syslink_writev(fd, iov, 2), static_cast<ssize_t>(Len(c))) << strerror(errno);
+  Msg r;
+  ASSERT_GT(syslink_read(fd, &r, sizeof r), 0) << strerror(errno);
+  ASSERT_EQ(r.msg.sm_head.se_aux, 0);
+  // Until the service edge has its whole window back.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    uint64_t used = ~uint64_t{0};
+    mesh_->RunOnLoop([&] {
+      for (const auto& si : b_->relay.Sessions()) {
+        if (si.role == "service-edge") used = si.window_used;
+      }
+    });
+    if (used == 0) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << "the service edge still waits for credit for " << used << " bytes";
+    std::this_thread::yield();
+  }
+  syslink_close(fd);
+  ASSERT_TRUE(svc.WaitFor([&] { return svc.closed_why.size() == 1; }));
+}
+
+TEST_F(RelayTest, AFullWindowIsCounted) {
+  // A service that reads nothing for now: once its socket and its edge's
+  // queue hold what the client edge sent, credit stops, and the client
+  // edge stops reading its local process, and counts that.
+  const int lfd = Listen("stall");
+  ASSERT_GE(lfd, 0);
+  std::promise<void> go;
+  Service svc(lfd, 0, {}, go.get_future().share());
+  const int fd = Connect("B", "stall");
+  ASSERT_GE(fd, 0) << strerror(-fd);
+  ASSERT_EQ(syslink_set_quota(fd, 1 << 20, 8 << 20), 0);
+  constexpr size_t kLen = 64 * 1024;
+  constexpr int kCommands = 64;  // 4 MiB: a window (1 MiB), a socket buffer and more
+  unsigned char* buf = static_cast<unsigned char*>(syslink_dma_alloc(kLen));
+  ASSERT_NE(buf, nullptr);
+  std::thread writer([&] {
+    for (int i = 0; i < kCommands; i++) {
+      Msg h = Command(5000 + i, kHold | SE_CMDF_DMAW);
+      struct iovec iov[2] = {{&h, Len(h)}, {buf, kLen}};
+      if (syslink_writev(fd, iov, 2) != static_cast<ssize_t>(Len(h))) return;
+    }
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  Relay::Counters a{}, b{};
+  for (;;) {
+    mesh_->RunOnLoop([&] {
+      a = a_->relay.counters();
+      b = b_->relay.counters();
+    });
+    if (a.window_waits > 0 || std::chrono::steady_clock::now() > deadline) break;
+    std::this_thread::yield();
+  }
+  go.set_value();
+  writer.join();
+  EXPECT_GE(a.window_waits, 1u);
+  EXPECT_EQ(a.congestion_waits, 0u);  // (this test's mesh never congests)
+  EXPECT_EQ(b.window_waits, 0u);      // the service sent nothing
+  ASSERT_TRUE(svc.WaitFor([&] { return svc.held == kCommands; })) << svc.held << " arrived";
+  syslink_close(fd);
+  syslink_dma_free(buf);
 }
 
 TEST_F(RelayTest, CreditFlowsWithoutReplies) {
