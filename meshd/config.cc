@@ -42,6 +42,7 @@ constexpr size_t kMaxKeyFileBytes = 4096;
 constexpr size_t kMinKeyBytes = 16;
 constexpr size_t kMaxNodeNameBytes = 63;
 constexpr size_t kMaxSocketPathBytes = 107;  // sun_path less its NUL
+constexpr int kMaxAcceptedClusterKeys = 4;
 constexpr size_t kMaxProblemsReported = 20;
 
 constexpr uint64_t kKiB = uint64_t{1} << 10;
@@ -377,6 +378,18 @@ std::vector<Problem> Check(const MeshdConfig& c) {
           {"mesh.listen_address", "mesh.peers"});
   }
   k.FilePath("mesh.cluster_key_file", mesh.cluster_key_file());
+  if (mesh.accept_cluster_key_files_size() > kMaxAcceptedClusterKeys) {
+    k.Add("mesh.accept_cluster_key_files",
+          absl::StrCat(mesh.accept_cluster_key_files_size(), " files"),
+          absl::StrCat("at most ", kMaxAcceptedClusterKeys));
+  }
+  for (int i = 0; i < mesh.accept_cluster_key_files_size(); i++) {
+    const std::string field = absl::StrCat("mesh.accept_cluster_key_files[", i, "]");
+    if (mesh.accept_cluster_key_files(i).empty()) {
+      k.Add(field, Quote(""), "must be the path of a key file");
+    }
+    k.FilePath(field, mesh.accept_cluster_key_files(i));
+  }
   k.Range("mesh.heartbeat_interval_ms", mesh.heartbeat_interval_ms(), 10,
           60000);
   if (mesh.dead_interval_ms() > 600000) {
@@ -805,6 +818,60 @@ absl::StatusOr<std::string> LoadClusterKey(const std::string& path) {
         path, key.size(), kMinKeyBytes, path));
   }
   return key;
+}
+
+absl::StatusOr<ClusterKeyFiles> LoadClusterKeys(const config::MeshConfig& mesh) {
+  ClusterKeyFiles keys;
+  absl::StatusOr<std::string> key = LoadClusterKey(mesh.cluster_key_file());
+  if (!key.ok()) return key.status();
+  keys.key = *std::move(key);
+  for (const std::string& path : mesh.accept_cluster_key_files()) {
+    absl::StatusOr<std::string> other = LoadClusterKey(path);
+    if (!other.ok()) return other.status();
+    keys.accepted.push_back(*std::move(other));
+  }
+  return keys;
+}
+
+namespace {
+
+// FIELD of M as text: each value on a line; "" when unset.
+std::string FieldText(const google::protobuf::Message& m, const FieldDescriptor* f) {
+  const google::protobuf::Reflection* r = m.GetReflection();
+  TextFormat::Printer printer;
+  std::string out, v;
+  if (f->is_repeated()) {
+    for (int i = 0; i < r->FieldSize(m, f); i++) {
+      printer.PrintFieldValueToString(m, f, i, &v);
+      absl::StrAppend(&out, v, "\n");
+    }
+  } else if (r->HasField(m, f)) {
+    printer.PrintFieldValueToString(m, f, -1, &out);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> ChangedSettings(const MeshdConfig& a, const MeshdConfig& b) {
+  std::vector<std::string> changed;
+  const Descriptor* top = MeshdConfig::descriptor();
+  for (int i = 0; i < top->field_count(); i++) {
+    const FieldDescriptor* section = top->field(i);
+    if (section->type() != FieldDescriptor::TYPE_MESSAGE || section->is_repeated()) {
+      if (FieldText(a, section) != FieldText(b, section)) changed.push_back(section->name());
+      continue;
+    }
+    const google::protobuf::Message& sa = a.GetReflection()->GetMessage(a, section);
+    const google::protobuf::Message& sb = b.GetReflection()->GetMessage(b, section);
+    const Descriptor* d = section->message_type();
+    for (int k = 0; k < d->field_count(); k++) {
+      if (FieldText(sa, d->field(k)) != FieldText(sb, d->field(k))) {
+        changed.push_back(absl::StrCat(section->name(), ".", d->field(k)->name()));
+      }
+    }
+  }
+  return changed;
 }
 
 std::string ConfigToText(const MeshdConfig& config) {

@@ -27,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -107,6 +108,22 @@ absl::StatusOr<config::MeshdConfig> LoadConfigFile(const std::string& path);
 // 16 bytes of key after trimming (InvalidArgument). Open and read errors as
 // by common::ErrnoToStatus (NotFound, PermissionDenied...).
 absl::StatusOr<std::string> LoadClusterKey(const std::string& path);
+
+// The keys a node authenticates with: mesh.cluster_key_file's, which it
+// proves, and mesh.accept_cluster_key_files', which it also takes from
+// peers. Each loaded as by LoadClusterKey; the first error is returned,
+// naming its file.
+struct ClusterKeyFiles {
+  std::string key;
+  std::vector<std::string> accepted;
+};
+absl::StatusOr<ClusterKeyFiles> LoadClusterKeys(const config::MeshConfig& mesh);
+
+// The settings that differ between A and B, as dotted field names
+// ("mesh.peers", "log.level"): every field of every section, compared by
+// value (repeated fields as a whole), in declaration order.
+std::vector<std::string> ChangedSettings(const config::MeshdConfig& a,
+                                         const config::MeshdConfig& b);
 
 // CONFIG in text format, for `meshd --check-config`: every set field, one per
 // line, nested messages indented, socket modes in octal (0660).

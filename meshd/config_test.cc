@@ -91,6 +91,7 @@ TEST(DefaultsTest, EveryFieldHasItsDocumentedDefault) {
   EXPECT_EQ(c.mesh().max_session_inflight_bytes(), 1u << 20);
   EXPECT_EQ(c.mesh().max_nodes(), 1024u);
   EXPECT_EQ(c.mesh().busy_poll_us(), 200u);
+  EXPECT_EQ(c.mesh().accept_cluster_key_files_size(), 0);
   EXPECT_EQ(c.regions().max_regions_per_client(), 1024u);
   EXPECT_EQ(c.regions().max_region_bytes(), uint64_t{1} << 30);
   EXPECT_EQ(c.regions().sfbuf_pool_pages(), 1024u);
@@ -556,6 +557,40 @@ TEST(ValidationTest, Peers) {
       "node's own mesh.listen_address");
 }
 
+TEST(ValidationTest, AcceptedClusterKeyFiles) {
+  EXPECT_EQ(ParseError("mesh {\n  cluster_key_file: \"/k\"\n  peers { address: \"h:1\" }\n"
+                       "  accept_cluster_key_files: \"next.key\"\n"
+                       "  accept_cluster_key_files: \"\"\n}\n"),
+            "t.conf:4:3: mesh.accept_cluster_key_files[0] = \"next.key\": must be an "
+            "absolute path\n"
+            "t.conf:5:3: mesh.accept_cluster_key_files[1] = \"\": must be the path of a "
+            "key file");
+  std::string five = "mesh { cluster_key_file: \"/k\" peers { address: \"h:1\" }";
+  for (int i = 0; i < 5; i++) absl::StrAppend(&five, " accept_cluster_key_files: \"/k", i, "\"");
+  EXPECT_NE(ParseError(five + " }").find("mesh.accept_cluster_key_files = 5 files: at most 4"),
+            std::string::npos)
+      << ParseError(five + " }");
+  EXPECT_EQ(ParseError("mesh { cluster_key_file: \"/k\" peers { address: \"h:1\" } "
+                       "accept_cluster_key_files: \"/k1\" accept_cluster_key_files: \"/k2\" }"),
+            "");
+}
+
+TEST(ChangedSettingsTest, NamesEachChangedField) {
+  absl::StatusOr<MeshdConfig> a = Parse(
+      "node { name: \"n1\" }\nmesh { cluster_key_file: \"/k\" peers { address: \"h:1\" } }");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_TRUE(ChangedSettings(*a, *a).empty());
+  absl::StatusOr<MeshdConfig> b = Parse(
+      "node { name: \"n1\" }\nlog { level: WARN }\n"
+      "mesh { cluster_key_file: \"/k2\" peers { address: \"h:1\" } peers { address: \"h:2\" } "
+      "accept_cluster_key_files: \"/k\" }");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(ChangedSettings(*a, *b),
+            (std::vector<std::string>{"mesh.peers", "mesh.cluster_key_file",
+                                      "mesh.accept_cluster_key_files", "log.level"}));
+  EXPECT_EQ(ChangedSettings(*b, *a), ChangedSettings(*a, *b));
+}
+
 TEST(ValidationTest, TooManyPeers) {
   EXPECT_EQ(ParseError("mesh {\n  max_nodes: 2\n  cluster_key_file: \"/k\"\n"
                        "  peers { address: \"h1:1\" }\n"
@@ -749,6 +784,22 @@ TEST_F(FileTest, ClusterKey) {
   ASSERT_TRUE(key.ok()) << key.status();
   EXPECT_EQ(*key, "0123456789abcdef-key");
   EXPECT_TRUE(LoadClusterKey(Write("ro.key", std::string(16, 'k'), 0400)).ok());
+}
+
+TEST_F(FileTest, ClusterKeys) {
+  MeshdConfig c;
+  c.mutable_mesh()->set_cluster_key_file(Write("now.key", "key-of-today-0123456\n", 0600));
+  c.mutable_mesh()->add_accept_cluster_key_files(Write("next.key", "key-of-tomorrow-01234", 0600));
+  absl::StatusOr<ClusterKeyFiles> keys = LoadClusterKeys(c.mesh());
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  EXPECT_EQ(keys->key, "key-of-today-0123456");
+  EXPECT_EQ(keys->accepted, std::vector<std::string>{"key-of-tomorrow-01234"});
+  // An accepted key file is held to the same rules, and named when it fails.
+  const std::string open = Write("open.key", std::string(32, 'k'), 0644);
+  c.mutable_mesh()->add_accept_cluster_key_files(open);
+  keys = LoadClusterKeys(c.mesh());
+  EXPECT_EQ(keys.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(keys.status().message().find(open), std::string::npos) << keys.status();
 }
 
 TEST_F(FileTest, ClusterKeyMustBePrivate) {

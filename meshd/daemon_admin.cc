@@ -170,6 +170,7 @@ absl::StatusOr<admin::ListLinksResponse> DaemonAdmin::ListLinks() {
     l->set_read_paused(in.read_paused);
     l->set_created_unix_ms(UnixMs(in.created));
     l->set_up_since_unix_ms(UnixMs(in.up_since));
+    l->set_peer_key_accepted(in.peer_key_accepted);
   }
   for (const auto& d : p_.mesh->Dialers()) {
     admin::Peer* peer = r.add_peers();

@@ -4,8 +4,9 @@
 //   meshd [--config FILE] [--check-config]
 //
 // With no config file, meshd runs a single-node mesh with every default
-// (docs/config.md). SIGTERM/SIGINT stop it cleanly; systemd is told
-// READY=1 / STOPPING=1 (Type=notify).
+// (docs/config.md). SIGTERM/SIGINT stop it cleanly; SIGHUP reads the config
+// file again and applies the cluster keys (Reload, below); systemd is told
+// READY=1 / RELOADING=1 / STOPPING=1 (Type=notify).
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/protobuf_log.h"
 #include "libsyslink/sfbuf.h"
@@ -29,6 +31,7 @@
 #include "meshd/client/client_server.h"
 #include "meshd/config.h"
 #include "meshd/daemon_admin.h"
+#include "meshd/mesh/handshake.h"
 #include "meshd/mesh/mesh_node.h"
 #include "meshd/mesh_glue.h"
 #include "meshd/regions/region_server.h"
@@ -62,7 +65,9 @@ struct Daemon {
   std::unique_ptr<meshd::DaemonAdmin> admin_backend;
   std::unique_ptr<meshd::admin::AdminServer> admin;
   std::unique_ptr<meshd::admin::MetricsServer> metrics;
-  uv_signal_t sigterm, sigint;
+  uv_signal_t sigterm, sigint, sighup;
+  std::string config_path;    // "" when running on the defaults
+  MeshdConfig* config = nullptr;  // what runs; the admin API shows it
   uv_timer_t drain_timer;
   uint64_t drain_deadline_ms = 0;
   meshd::RunLoopStats loop_stats;  // kept by RunLoop, read by the admin API
@@ -97,13 +102,14 @@ meshd::RegionTable::Limits RegionLimits(const MeshdConfig& c) {
   return l;
 }
 
-meshd::MeshNode::Options MeshOptions(const MeshdConfig& c, std::string key) {
+meshd::MeshNode::Options MeshOptions(const MeshdConfig& c, meshd::ClusterKeyFiles keys) {
   meshd::MeshNode::Options o;
   o.node_name = c.node().name();
   o.node_id = c.node().id();
   o.listen_address = c.mesh().listen_address();
   for (const auto& p : c.mesh().peers()) o.peers.push_back({p.address(), p.name()});
-  o.cluster_key = std::move(key);
+  o.cluster_key = std::move(keys.key);
+  o.accepted_cluster_keys = std::move(keys.accepted);
   o.heartbeat_interval_ms = c.mesh().heartbeat_interval_ms();
   o.dead_interval_ms = c.mesh().dead_interval_ms();
   o.backoff_min_ms = c.mesh().reconnect_backoff_min_ms();
@@ -136,6 +142,63 @@ void Finish(Daemon* d) {
   uv_close(reinterpret_cast<uv_handle_t*>(&d->drain_timer), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&d->sigterm), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&d->sigint), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&d->sighup), nullptr);
+}
+
+// SIGHUP: reads the config file again and applies what can change while
+// meshd runs, the cluster keys (mesh.cluster_key_file and
+// mesh.accept_cluster_key_files: they take effect for the next handshake;
+// links up stay up). Other settings that changed are named in a warning
+// and take effect at the next restart. A config file or key file that does
+// not load changes nothing. systemd is told RELOADING=1, then READY=1 with
+// a STATUS= line saying how it went.
+void Reload(Daemon* d) {
+  meshd::SdNotify("RELOADING=1");
+  auto done = [](const std::string& status) {
+    meshd::SdNotify("READY=1\nSTATUS=" + status);
+  };
+  if (d->config_path.empty()) {
+    common::Log(common::LogLevel::kWarn, "meshd", "nothing to reload: no config file");
+    return done("reload: no config file");
+  }
+  absl::StatusOr<MeshdConfig> fresh = meshd::LoadConfigFile(d->config_path);
+  if (!fresh.ok()) {
+    common::Log(common::LogLevel::kError, "meshd", "reload failed, nothing changed")
+        .Kv("error", fresh.status());
+    return done("reload failed: " + std::string(fresh.status().message()));
+  }
+  // What a reload cannot apply: everything but the keys.
+  MeshdConfig now = *d->config, next = *fresh;
+  for (MeshdConfig* c : {&now, &next}) {
+    c->mutable_mesh()->clear_cluster_key_file();
+    c->mutable_mesh()->clear_accept_cluster_key_files();
+  }
+  const std::vector<std::string> later = meshd::ChangedSettings(now, next);
+  if (!later.empty()) {
+    common::Log(common::LogLevel::kWarn, "meshd", "changed settings wait for a restart")
+        .Kv("settings", absl::StrJoin(later, ","));
+  }
+  if (d->mesh == nullptr) {
+    common::Log(common::LogLevel::kInfo, "meshd", "reloaded").Kv("cluster_keys", "no mesh");
+    return done("reloaded");
+  }
+  absl::StatusOr<meshd::ClusterKeyFiles> keys = meshd::LoadClusterKeys(fresh->mesh());
+  absl::Status set = keys.ok() ? d->mesh->SetClusterKeys(keys->key, keys->accepted)
+                               : keys.status();
+  if (!set.ok()) {
+    common::Log(common::LogLevel::kError, "meshd", "reload failed, keys unchanged")
+        .Kv("error", set);
+    return done("reload failed: " + std::string(set.message()));
+  }
+  *d->config->mutable_mesh()->mutable_cluster_key_file() = fresh->mesh().cluster_key_file();
+  *d->config->mutable_mesh()->mutable_accept_cluster_key_files() =
+      fresh->mesh().accept_cluster_key_files();
+  std::vector<std::string> accepted;
+  for (const std::string& k : keys->accepted) accepted.push_back(meshd::mesh::ClusterKeyId(k));
+  common::Log(common::LogLevel::kInfo, "meshd", "reloaded")
+      .Kv("key_id", meshd::mesh::ClusterKeyId(keys->key))
+      .Kv("accepted_key_ids", absl::StrJoin(accepted, ","));
+  done("reloaded");
 }
 
 // Drain: refuse new sessions, let relayed commands in flight finish (up to
@@ -216,7 +279,7 @@ int main(int argc, char** argv) {
     fprintf(stderr, "meshd: %s\n", std::string(loaded.status().message()).c_str());
     return 1;
   }
-  const MeshdConfig config = *std::move(loaded);
+  MeshdConfig config = *std::move(loaded);  // (SIGHUP may change its keys)
   common::SetLogLevel(meshd::ToLogLevel(config.log().level()));
   common::SetLogFormat(meshd::ToLogFormat(config.log().format()));
 
@@ -248,15 +311,17 @@ int main(int argc, char** argv) {
 
   // The mesh: authenticated links to other nodes, routing, and the sessions
   // relayed over them (off when no listen address or peers are configured).
+  std::string key_id;  // for the log: which cluster key this node proves
   if (meshd::MeshEnabled(config)) {
-    absl::StatusOr<std::string> key = meshd::LoadClusterKey(config.mesh().cluster_key_file());
-    if (!key.ok()) {
+    absl::StatusOr<meshd::ClusterKeyFiles> keys = meshd::LoadClusterKeys(config.mesh());
+    if (!keys.ok()) {
       common::Log(common::LogLevel::kError, "meshd", "cannot load the cluster key")
-          .Kv("error", key.status());
+          .Kv("error", keys.status());
       return 1;
     }
+    key_id = meshd::mesh::ClusterKeyId(keys->key);
     d.glue = std::make_unique<meshd::MeshGlue>();
-    d.mesh = std::make_unique<meshd::MeshNode>(&d.loop, MeshOptions(config, *std::move(key)),
+    d.mesh = std::make_unique<meshd::MeshNode>(&d.loop, MeshOptions(config, *std::move(keys)),
                                                d.glue.get());
     d.relay = std::make_unique<meshd::Relay>(&d.loop, RelayOptions(config), d.glue.get(),
                                              d.broker.get(), meshd::UvTimers(&d.loop));
@@ -312,10 +377,15 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  // Signals: SIGTERM and SIGINT stop the daemon cleanly.
+  // Signals: SIGTERM and SIGINT stop the daemon cleanly, SIGHUP reloads.
+  d.config_path = path;
+  d.config = &config;
   uv_signal_init(&d.loop, &d.sigterm);
   uv_signal_init(&d.loop, &d.sigint);
-  d.sigterm.data = d.sigint.data = &d;
+  uv_signal_init(&d.loop, &d.sighup);
+  d.sigterm.data = d.sigint.data = d.sighup.data = &d;
+  uv_signal_start(&d.sighup, [](uv_signal_t* s, int) { Reload(static_cast<Daemon*>(s->data)); },
+                  SIGHUP);
   uv_signal_start(&d.sigterm, [](uv_signal_t* s, int) {
     Stop(static_cast<Daemon*>(s->data), "SIGTERM");
   }, SIGTERM);
@@ -328,6 +398,7 @@ int main(int argc, char** argv) {
       .Kv("node_id", common::Hex(config.node().id()))
       .Kv("mesh_port", d.mesh != nullptr ? d.mesh->listen_port() : 0)
       .Kv("busy_poll_us", config.mesh().busy_poll_us())
+      .Kv("key_id", key_id)
       .Kv("pid", getpid());
   meshd::SdNotify("READY=1");
   meshd::RunLoop(&d.loop, config.mesh().busy_poll_us(), &d.loop_stats);

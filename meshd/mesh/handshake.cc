@@ -42,11 +42,34 @@ void PutSha256(std::string* s, std::string_view data) {
 
 }  // namespace
 
+std::string ClusterKeyId(std::string_view key) {
+  std::string input = "syslink-mesh-key-id";
+  input.append(key.data(), key.size());
+  unsigned char d[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), d);
+  OPENSSL_cleanse(input.data(), input.size());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (int i = 0; i < 4; i++) {
+    id += kHex[d[i] >> 4];
+    id += kHex[d[i] & 15];
+  }
+  return id;
+}
+
 bool RandomNonce(Nonce* nonce) { return RAND_bytes(nonce->data(), static_cast<int>(nonce->size())) == 1; }
 
 Handshake::Handshake(Role role, NodeId self_id, std::string self_name, std::string_view key,
                      uint32_t max_frame_bytes, const Nonce& nonce)
-    : role_(role), key_(key), nonce_(nonce) {
+    : Handshake(role, self_id, std::move(self_name),
+                std::make_shared<const ClusterKeys>(ClusterKeys{std::string(key), {}}),
+                max_frame_bytes, nonce) {}
+
+Handshake::Handshake(Role role, NodeId self_id, std::string self_name,
+                     std::shared_ptr<const ClusterKeys> keys, uint32_t max_frame_bytes,
+                     const Nonce& nonce)
+    : role_(role), keys_(std::move(keys)), nonce_(nonce) {
+  assert(keys_ != nullptr);
   self_.id = self_id;
   self_.name = std::move(self_name);
   self_.nonce = nonce;
@@ -134,7 +157,7 @@ HandshakeFailure Handshake::OnPeerHello(std::string_view payload, std::string* a
   have_peer_hello_ = true;
 
   const bool dialer = role_ == Role::kDialer;
-  const Mac mac = ComputeMac(key_, role_, version_, dialer ? self_ : peer_,
+  const Mac mac = ComputeMac(keys_->key, role_, version_, dialer ? self_ : peer_,
                              dialer ? std::string_view(hello_) : std::string_view(peer_hello_bytes_),
                              dialer ? peer_ : self_,
                              dialer ? std::string_view(peer_hello_bytes_) : std::string_view(hello_));
@@ -158,13 +181,22 @@ HandshakeFailure Handshake::OnPeerAuth(std::string_view payload) {
   }
   const bool dialer = role_ == Role::kDialer;
   const Role peer_role = dialer ? Role::kAcceptor : Role::kDialer;
-  const Mac want = ComputeMac(key_, peer_role, version_, dialer ? self_ : peer_,
-                              dialer ? std::string_view(hello_) : std::string_view(peer_hello_bytes_),
-                              dialer ? peer_ : self_,
-                              dialer ? std::string_view(peer_hello_bytes_) : std::string_view(hello_));
-  if (CRYPTO_memcmp(want.data(), a.mac().data(), kMacBytes) != 0) {
-    failed_ = true;
-    return HandshakeFailure::kWrongKey;
+  auto proves = [&](std::string_view key) {
+    const Mac want =
+        ComputeMac(key, peer_role, version_, dialer ? self_ : peer_,
+                   dialer ? std::string_view(hello_) : std::string_view(peer_hello_bytes_),
+                   dialer ? peer_ : self_,
+                   dialer ? std::string_view(peer_hello_bytes_) : std::string_view(hello_));
+    return CRYPTO_memcmp(want.data(), a.mac().data(), kMacBytes) == 0;
+  };
+  if (!proves(keys_->key)) {
+    bool any = false;
+    for (const std::string& k : keys_->accepted) any = any || proves(k);
+    if (!any) {
+      failed_ = true;
+      return HandshakeFailure::kWrongKey;
+    }
+    peer_proved_accepted_ = true;
   }
   authenticated_ = true;
   return HandshakeFailure::kNone;

@@ -1,7 +1,9 @@
 // Handshake: the authentication of one mesh link, as a pure state machine
 // (no I/O). Both sides send a Hello at once; on the peer's Hello each sends
 // an Auth, an HMAC-SHA256 with the cluster key over both Hellos and its own
-// role; on the peer's Auth each verifies the MAC (constant time). The key
+// role; on the peer's Auth each verifies the MAC (constant time), against
+// its cluster key and any key it also accepts (a key rotation: see
+// ClusterKeys). The key
 // never crosses the wire, a MAC made for one connection (nonces) and role
 // (dialer or acceptor) is worthless on any other, so it cannot be replayed or
 // reflected. What comes after (admission checks, Ready) is link.cc's.
@@ -25,8 +27,10 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "meshd/mesh/mesh_types.h"
 
@@ -51,6 +55,20 @@ using Mac = std::array<uint8_t, kMacBytes>;
 // system's random source failed.
 bool RandomNonce(Nonce* nonce);
 
+// The keys of one node: it proves KEY, and takes a peer that proves KEY or
+// any of ACCEPTED. Rotating a cluster's key without a flag day: every node
+// accepts the new key, then proves it (accepting the old), then drops the
+// old (docs/operations.md).
+struct ClusterKeys {
+  std::string key;
+  std::vector<std::string> accepted;
+};
+
+// A short public name for KEY, for logs: 8 hex digits of SHA-256 over a
+// fixed prefix and the key. Nodes that print the same id hold the same key
+// (the id reveals no more about the key than the MACs on the wire do).
+std::string ClusterKeyId(std::string_view key);
+
 class Handshake {
  public:
   enum class Role : uint8_t { kDialer = 1, kAcceptor = 2 };
@@ -66,9 +84,14 @@ class Handshake {
   };
 
   // ROLE: whether this side dialed. SELF_ID (nonzero) and SELF_NAME (valid)
-  // identify this node; KEY is the cluster key (not copied: must outlive the
-  // Handshake); MAX_FRAME_BYTES is what this node accepts; NONCE must be
-  // fresh random bytes (RandomNonce).
+  // identify this node; KEYS (not null) are its keys, held for the
+  // Handshake's life (a node may change its keys meanwhile);
+  // MAX_FRAME_BYTES is what this node accepts; NONCE must be fresh random
+  // bytes (RandomNonce).
+  Handshake(Role role, NodeId self_id, std::string self_name,
+            std::shared_ptr<const ClusterKeys> keys, uint32_t max_frame_bytes,
+            const Nonce& nonce);
+  // The same with one key (copied), accepting no other.
   Handshake(Role role, NodeId self_id, std::string self_name, std::string_view key,
             uint32_t max_frame_bytes, const Nonce& nonce);
 
@@ -85,10 +108,14 @@ class Handshake {
   // kVersion (no common version), kSelf (the peer has our id).
   HandshakeFailure OnPeerHello(std::string_view payload, std::string* auth);
 
-  // Takes the peer's Auth payload. kNone if its MAC proves the cluster key
-  // for this connection and the peer's role; kWrongKey if not; kBadHello if
-  // it does not parse or comes before the peer's Hello or twice.
+  // Takes the peer's Auth payload. kNone if its MAC proves this node's key,
+  // or one it accepts, for this connection and the peer's role; kWrongKey if
+  // not; kBadHello if it does not parse or comes before the peer's Hello or
+  // twice.
   HandshakeFailure OnPeerAuth(std::string_view payload);
+  // After OnPeerAuth() succeeded: true if the peer proved one of the
+  // accepted keys rather than this node's own.
+  bool peer_proved_accepted_key() const { return peer_proved_accepted_; }
 
   // True once OnPeerAuth() succeeded.
   bool authenticated() const { return authenticated_; }
@@ -109,12 +136,13 @@ class Handshake {
 
  private:
   const Role role_;
-  const std::string_view key_;
+  const std::shared_ptr<const ClusterKeys> keys_;
   const Nonce nonce_;
   PeerHello self_;
   std::string hello_;
   bool have_peer_hello_ = false;
   bool authenticated_ = false;
+  bool peer_proved_accepted_ = false;
   bool failed_ = false;
   PeerHello peer_;
   std::string peer_hello_bytes_;

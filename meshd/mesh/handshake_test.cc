@@ -60,6 +60,66 @@ TEST(HandshakeTest, WrongKey) {
   EXPECT_NE(p.dialer.OnPeerAuth(auth_a), HandshakeFailure::kNone);
 }
 
+// Each side's Auth checked by the other, for a dialer and an acceptor with
+// keys DIALER and ACCEPTOR.
+struct Outcome {
+  HandshakeFailure at_dialer, at_acceptor;  // each side's verdict on the other
+  bool dialer_saw_accepted = false, acceptor_saw_accepted = false;
+};
+Outcome Authenticate(ClusterKeys dialer, ClusterKeys acceptor) {
+  Handshake d(Handshake::Role::kDialer, 1, "a", std::make_shared<const ClusterKeys>(dialer), kMax,
+              MakeNonce(1));
+  Handshake a(Handshake::Role::kAcceptor, 2, "b", std::make_shared<const ClusterKeys>(acceptor),
+              kMax, MakeNonce(2));
+  std::string auth_d, auth_a;
+  EXPECT_EQ(d.OnPeerHello(a.hello(), &auth_d), HandshakeFailure::kNone);
+  EXPECT_EQ(a.OnPeerHello(d.hello(), &auth_a), HandshakeFailure::kNone);
+  Outcome o{d.OnPeerAuth(auth_a), a.OnPeerAuth(auth_d)};
+  o.dialer_saw_accepted = d.peer_proved_accepted_key();
+  o.acceptor_saw_accepted = a.peer_proved_accepted_key();
+  return o;
+}
+
+TEST(HandshakeTest, AcceptedKeysLetAKeyRotate) {
+  const std::string old_key = kKey, new_key = "the-next-cluster-key-0123";
+  // Step 1 on one node: it still proves the old key and accepts the new.
+  // A node that has gone on to step 2 (proves the new, accepts the old)
+  // talks to it both ways round.
+  for (bool new_dials : {false, true}) {
+    SCOPED_TRACE(new_dials ? "the step-2 node dials" : "the step-1 node dials");
+    const ClusterKeys step1{old_key, {new_key}}, step2{new_key, {old_key}};
+    const Outcome o = new_dials ? Authenticate(step2, step1) : Authenticate(step1, step2);
+    EXPECT_EQ(o.at_dialer, HandshakeFailure::kNone);
+    EXPECT_EQ(o.at_acceptor, HandshakeFailure::kNone);
+    // Each proved its own key, which the other only accepts.
+    EXPECT_TRUE(o.dialer_saw_accepted);
+    EXPECT_TRUE(o.acceptor_saw_accepted);
+  }
+  // Same keys: nothing accepted, both proved the key they share.
+  const Outcome same = Authenticate({new_key, {old_key}}, {new_key, {}});
+  EXPECT_EQ(same.at_dialer, HandshakeFailure::kNone);
+  EXPECT_EQ(same.at_acceptor, HandshakeFailure::kNone);
+  EXPECT_FALSE(same.dialer_saw_accepted);
+  EXPECT_FALSE(same.acceptor_saw_accepted);
+  // Step 3 done (the old key dropped): a node still on the old key alone is
+  // refused, and refuses.
+  const Outcome late = Authenticate({old_key, {}}, {new_key, {}});
+  EXPECT_EQ(late.at_dialer, HandshakeFailure::kWrongKey);
+  EXPECT_EQ(late.at_acceptor, HandshakeFailure::kWrongKey);
+  // An accepted key is taken from peers, never proved: a node that only
+  // accepts the peer's key (and proves another) is refused by it.
+  const Outcome one_way = Authenticate({old_key, {new_key}}, {new_key, {}});
+  EXPECT_EQ(one_way.at_dialer, HandshakeFailure::kNone);
+  EXPECT_EQ(one_way.at_acceptor, HandshakeFailure::kWrongKey);
+}
+
+TEST(HandshakeTest, KeyIdsNameKeysWithoutShowingThem) {
+  EXPECT_EQ(ClusterKeyId(kKey), ClusterKeyId(kKey));
+  EXPECT_NE(ClusterKeyId(kKey), ClusterKeyId(kKey + "x"));
+  EXPECT_EQ(ClusterKeyId(kKey).size(), 8u);
+  EXPECT_EQ(ClusterKeyId(kKey).find_first_not_of("0123456789abcdef"), std::string::npos);
+}
+
 TEST(HandshakeTest, ReflectedMacIsRefused) {
   // An attacker without the key echoes the dialer's own MAC back to it: same
   // nonces and identities, but the dialer's role, so it does not verify.

@@ -110,7 +110,7 @@ void Link::BeginHandshake() {
   }
   handshake_ = std::make_unique<Handshake>(
       dialed_ ? Handshake::Role::kDialer : Handshake::Role::kAcceptor, config_->self_id,
-      config_->self_name, config_->cluster_key, config_->max_frame_bytes, nonce);
+      config_->self_name, config_->keys, config_->max_frame_bytes, nonce);
   SendControl(FrameType::kHello, handshake_->hello());
   UpdatePoll();
 }
@@ -675,6 +675,7 @@ LinkInfo Link::Info() const {
   i.queued_bytes = queued_bytes_;
   i.congested = congested_;
   i.read_paused = read_paused_;
+  i.peer_key_accepted = handshake_ != nullptr && handshake_->peer_proved_accepted_key();
   i.created = created_;
   i.up_since = up_since_;
   return i;

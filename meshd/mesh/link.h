@@ -47,7 +47,9 @@ struct LinkConfig {
   uv_loop_t* loop = nullptr;
   NodeId self_id = 0;
   std::string self_name;
-  std::string cluster_key;
+  // Each handshake holds the keys it started with; MeshNode::SetClusterKeys
+  // replaces them for the handshakes after.
+  std::shared_ptr<const ClusterKeys> keys;
   uint32_t max_frame_bytes = 1u << 20;
   uint32_t heartbeat_interval_ms = 200;
   uint32_t dead_interval_ms = 1000;

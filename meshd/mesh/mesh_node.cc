@@ -29,6 +29,7 @@ using mesh::Link;
 namespace {
 
 constexpr int kMaxAcceptsPerWakeup = 64;
+constexpr size_t kMinClusterKeyBytes = 16;
 constexpr int kMaxWorkRounds = 16;
 
 void SetNoDelay(int fd) {
@@ -66,7 +67,14 @@ absl::Status MeshNode::Impl::ValidateOptions() const {
                                       o.node_name + "\"");
   }
   if (o.node_id == 0) return absl::InvalidArgumentError("node id must not be 0");
-  if (o.cluster_key.size() < 16) return absl::InvalidArgumentError("cluster key must be at least 16 bytes");
+  if (o.cluster_key.size() < kMinClusterKeyBytes) {
+    return absl::InvalidArgumentError("cluster key must be at least 16 bytes");
+  }
+  for (const std::string& k : o.accepted_cluster_keys) {
+    if (k.size() < kMinClusterKeyBytes) {
+      return absl::InvalidArgumentError("an accepted cluster key must be at least 16 bytes");
+    }
+  }
   if (o.heartbeat_interval_ms < 1) return absl::InvalidArgumentError("heartbeat_interval_ms must be >= 1");
   if (o.dead_interval_ms <= 2ull * o.heartbeat_interval_ms) {
     return absl::InvalidArgumentError("dead_interval_ms must be more than twice heartbeat_interval_ms");
@@ -169,6 +177,21 @@ absl::Status MeshNode::Impl::Listen() {
   return absl::OkStatus();
 }
 
+absl::Status MeshNode::Impl::SetClusterKeys(std::string key, std::vector<std::string> accepted) {
+  if (key.size() < kMinClusterKeyBytes) {
+    return absl::InvalidArgumentError("cluster key must be at least 16 bytes");
+  }
+  for (const std::string& k : accepted) {
+    if (k.size() < kMinClusterKeyBytes) {
+      return absl::InvalidArgumentError("an accepted cluster key must be at least 16 bytes");
+    }
+  }
+  // Handshakes under way keep the keys they started with.
+  link_config_.keys = std::make_shared<const mesh::ClusterKeys>(
+      mesh::ClusterKeys{std::move(key), std::move(accepted)});
+  return absl::OkStatus();
+}
+
 absl::Status MeshNode::Impl::Start() {
   if (state_ != State::kNew) return absl::FailedPreconditionError("MeshNode::Start called twice");
   if (absl::Status s = ValidateOptions(); !s.ok()) return s;
@@ -182,7 +205,10 @@ absl::Status MeshNode::Impl::Start() {
   link_config_.loop = loop_;
   link_config_.self_id = options_.node_id;
   link_config_.self_name = options_.node_name;
-  link_config_.cluster_key = options_.cluster_key;
+  if (link_config_.keys == nullptr) {  // (else SetClusterKeys came before Start)
+    link_config_.keys = std::make_shared<const mesh::ClusterKeys>(
+        mesh::ClusterKeys{options_.cluster_key, options_.accepted_cluster_keys});
+  }
   link_config_.max_frame_bytes = options_.max_frame_bytes;
   link_config_.heartbeat_interval_ms = options_.heartbeat_interval_ms;
   link_config_.dead_interval_ms = options_.dead_interval_ms;
@@ -639,7 +665,8 @@ void MeshNode::Impl::LinkEstablished(Link* link) {
       .Kv("peer", link->peer_name())
       .Kv("peer_id", common::Hex(peer))
       .Kv("remote", link->Info().remote_address)
-      .Kv("dialed", link->dialed());
+      .Kv("dialed", link->dialed())
+      .Kv("peer_key", link->Info().peer_key_accepted ? "accepted" : "own");
   // A stale advert for this id under another name yields to the live node.
   if (const mesh::Lsa* held = lsdb_->Find(peer); held != nullptr && held->name != link->peer_name()) {
     lsdb_->Remove(peer);
@@ -823,6 +850,9 @@ MeshNode::MeshNode(uv_loop_t* loop, Options options, Handler* handler)
     : impl_(std::make_unique<Impl>(loop, std::move(options), handler)) {}
 MeshNode::~MeshNode() = default;
 absl::Status MeshNode::Start() { return impl_->Start(); }
+absl::Status MeshNode::SetClusterKeys(std::string key, std::vector<std::string> accepted) {
+  return impl_->SetClusterKeys(std::move(key), std::move(accepted));
+}
 void MeshNode::Stop() { impl_->Stop(); }
 bool MeshNode::stopped() const { return impl_->stopped(); }
 int MeshNode::listen_port() const { return impl_->listen_port(); }

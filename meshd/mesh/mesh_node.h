@@ -64,6 +64,9 @@ class MeshNode {
     std::string listen_address;
     std::vector<Peer> peers;  // dialed, and redialed with backoff
     std::string cluster_key;  // raw shared key bytes, at least 16
+    // Keys also taken from peers (a key rotation's other key), each at
+    // least 16 bytes; never proved to them.
+    std::vector<std::string> accepted_cluster_keys;
     uint32_t heartbeat_interval_ms = 200;  // >= 1
     uint32_t dead_interval_ms = 1000;      // > 2 x heartbeat_interval_ms
     uint32_t backoff_min_ms = 100;         // >= 1
@@ -134,6 +137,12 @@ class MeshNode {
   // (InvalidArgument for options, the socket error for the listener)
   // nothing was started. Call once.
   absl::Status Start();
+
+  // Replaces the cluster key and the keys also accepted, for every
+  // handshake from now on; established links stay up. InvalidArgument (and
+  // nothing changes) if a key is shorter than 16 bytes. May be called
+  // before Start().
+  absl::Status SetClusterKeys(std::string key, std::vector<std::string> accepted);
 
   // Closes every link (peers see them go at once), stops listening and
   // dialing, and fails pending Ping/Trace requests with Cancelled. The

@@ -136,6 +136,9 @@ struct LinkInfo {
   uint64_t queued_bytes = 0;  // accepted, not yet written to the socket
   bool congested = false;
   bool read_paused = false;
+  // The peer proved a key this node accepts but does not prove itself (a
+  // cluster key rotation under way: ClusterKeys).
+  bool peer_key_accepted = false;
   absl::Time created = absl::InfinitePast();
   absl::Time up_since = absl::InfinitePast();  // InfinitePast until established
 };
