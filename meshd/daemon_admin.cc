@@ -67,6 +67,11 @@ absl::StatusOr<admin::GetStatusResponse> DaemonAdmin::GetStatus() {
   cs->set_max_services(c.client().max_services());
   cs->set_sfbuf_pool_pages(c.regions().sfbuf_pool_pages());
   cs->set_busy_poll_us(c.mesh().busy_poll_us());
+  if (p_.mesh != nullptr) {
+    const std::vector<std::string> ids = p_.mesh->ClusterKeyIds();
+    cs->set_cluster_key_id(ids[0]);
+    for (size_t i = 1; i < ids.size(); i++) cs->add_accepted_key_ids(ids[i]);
+  }
   cs->set_log_level(Key(config::LogConfig::Level_Name(c.log().level()).c_str()));
   admin::HealthSummary* h = r.mutable_health();
   h->set_clients(static_cast<uint32_t>(p_.clients->client_count()));

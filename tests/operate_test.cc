@@ -177,9 +177,16 @@ TEST_F(Operate, EveryObjectAsJsonAndTables) {
   EXPECT_EQ(status.health().peers_up(), 1u);
   EXPECT_EQ(status.health().sessions_remote(), 1u);
   EXPECT_EQ(status.config().busy_poll_us(), 300u);
+  // The key as an id, never the key.
+  const std::string key_id = status.config().cluster_key_id();
+  EXPECT_EQ(key_id.size(), 8u);
+  EXPECT_EQ(key_id.find_first_not_of("0123456789abcdef"), std::string::npos) << key_id;
+  EXPECT_EQ(status.config().accepted_key_ids_size(), 0);
+  EXPECT_EQ(r.out.find("operate-cluster-key"), std::string::npos);
   r = Ctl(a_ctl_ + " status");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("busy polling:    adaptive, up to 300 µs"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cluster key:     " + key_id + "\n"), std::string::npos) << r.out;
 
   r = Ctl(a_ctl_ + " -j nodes");
   ASSERT_EQ(r.status, 0) << r.out;

@@ -192,6 +192,17 @@ absl::Status MeshNode::Impl::SetClusterKeys(std::string key, std::vector<std::st
   return absl::OkStatus();
 }
 
+std::vector<std::string> MeshNode::Impl::ClusterKeyIds() const {
+  const std::string& key =
+      link_config_.keys != nullptr ? link_config_.keys->key : options_.cluster_key;
+  const std::vector<std::string>& accepted = link_config_.keys != nullptr
+                                                 ? link_config_.keys->accepted
+                                                 : options_.accepted_cluster_keys;
+  std::vector<std::string> ids = {mesh::ClusterKeyId(key)};
+  for (const std::string& k : accepted) ids.push_back(mesh::ClusterKeyId(k));
+  return ids;
+}
+
 absl::Status MeshNode::Impl::Start() {
   if (state_ != State::kNew) return absl::FailedPreconditionError("MeshNode::Start called twice");
   if (absl::Status s = ValidateOptions(); !s.ok()) return s;
@@ -853,6 +864,7 @@ absl::Status MeshNode::Start() { return impl_->Start(); }
 absl::Status MeshNode::SetClusterKeys(std::string key, std::vector<std::string> accepted) {
   return impl_->SetClusterKeys(std::move(key), std::move(accepted));
 }
+std::vector<std::string> MeshNode::ClusterKeyIds() const { return impl_->ClusterKeyIds(); }
 void MeshNode::Stop() { impl_->Stop(); }
 bool MeshNode::stopped() const { return impl_->stopped(); }
 int MeshNode::listen_port() const { return impl_->listen_port(); }

@@ -143,6 +143,9 @@ class MeshNode {
   // nothing changes) if a key is shorter than 16 bytes. May be called
   // before Start().
   absl::Status SetClusterKeys(std::string key, std::vector<std::string> accepted);
+  // The ids (mesh::ClusterKeyId) of the key this node proves, and of those
+  // it also accepts, in order.
+  std::vector<std::string> ClusterKeyIds() const;
 
   // Closes every link (peers see them go at once), stops listening and
   // dialing, and fails pending Ping/Trace requests with Cancelled. The

@@ -39,6 +39,7 @@ class MeshNode::Impl : public mesh::Link::Owner {
   // MeshNode's API (see mesh_node.h).
   absl::Status Start();
   absl::Status SetClusterKeys(std::string key, std::vector<std::string> accepted);
+  std::vector<std::string> ClusterKeyIds() const;
   void Stop();
   bool stopped() const { return state_ == State::kStopped; }
   int listen_port() const { return listen_port_; }

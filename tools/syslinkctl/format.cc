@@ -235,6 +235,13 @@ std::string RenderStatus(const GetStatusResponse& r) {
   kv.Add("log level", OrDash(c.log_level()));
   kv.Add("busy polling",
          c.busy_poll_us() == 0 ? "off" : absl::StrCat("adaptive, up to ", c.busy_poll_us(), " µs"));
+  if (!c.cluster_key_id().empty()) {
+    kv.Add("cluster key",
+           c.accepted_key_ids().empty()
+               ? c.cluster_key_id()
+               : absl::StrCat(c.cluster_key_id(), ", also accepting ",
+                              absl::StrJoin(c.accepted_key_ids(), " ")));
+  }
   return kv.Render();
 }
 
@@ -262,6 +269,7 @@ std::string RenderLinks(const ListLinksResponse& r, absl::Time now) {
     std::string state = LinkStateName(l.state());
     if (l.congested()) state += ",congested";
     if (l.read_paused()) state += ",paused";
+    if (l.peer_key_accepted()) state += ",accepted-key";
     t.AddRow({absl::StrCat(l.id()), OrDash(l.peer_name()), OrDash(l.remote_address()), state,
               l.dialed() ? "out" : "in", l.rtt_us() == 0 ? "-" : FormatMicros(l.rtt_us()),
               FormatBytes(l.bytes_in()), FormatBytes(l.bytes_out()), absl::StrCat(l.frames_in()),
