@@ -150,6 +150,8 @@ TEST_F(MetricsServerTest, ScrapeIsValidAndCarriesTheBackendsValues) {
   EXPECT_EQ(m["meshd_connects_total{result=\"unreachable\"}"], 1);
   EXPECT_EQ(m["meshd_connect_requests_total"], 20);
   EXPECT_EQ(m["meshd_replies_synthesized_total"], 6);
+  EXPECT_EQ(m["meshd_session_waits_total{reason=\"window\"}"], 12);
+  EXPECT_EQ(m["meshd_session_waits_total{reason=\"congestion\"}"], 3);
   EXPECT_EQ(m["meshd_rejects_total{reason=\"malformed\"}"], 2);
   EXPECT_EQ(m["meshd_rejects_total{reason=\"credentials\"}"], 1);
   EXPECT_EQ(m["meshd_drops_total{reason=\"late_reply\"}"], 4);
