@@ -5,8 +5,8 @@
 //
 // With no config file, meshd runs a single-node mesh with every default
 // (docs/config.md). SIGTERM/SIGINT stop it cleanly; SIGHUP reads the config
-// file again and applies the cluster keys (Reload, below); systemd is told
-// READY=1 / RELOADING=1 / STOPPING=1 (Type=notify).
+// file again and applies the cluster keys and the log settings (Reload,
+// below); systemd is told READY=1 / RELOADING=1 / STOPPING=1 (Type=notify).
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -146,58 +146,58 @@ void Finish(Daemon* d) {
 }
 
 // SIGHUP: reads the config file again and applies what can change while
-// meshd runs, the cluster keys (mesh.cluster_key_file and
-// mesh.accept_cluster_key_files: they take effect for the next handshake;
-// links up stay up). Other settings that changed are named in a warning
-// and take effect at the next restart. A config file or key file that does
-// not load changes nothing. systemd is told RELOADING=1, then READY=1 with
-// a STATUS= line saying how it went.
+// meshd runs: the cluster keys (mesh.cluster_key_file and
+// mesh.accept_cluster_key_files), for every handshake from then on (links
+// that are up stay up), and the log settings. Other settings that changed
+// are named in a warning and take effect at the next restart. A config
+// file or key file that does not load changes nothing. systemd is told
+// RELOADING=1, then READY=1 with a STATUS= line saying how it went.
 void Reload(Daemon* d) {
   meshd::SdNotify("RELOADING=1");
   auto done = [](const std::string& status) {
     meshd::SdNotify("READY=1\nSTATUS=" + status);
+  };
+  auto fail = [&done](const absl::Status& why) {
+    common::Log(common::LogLevel::kError, "meshd", "reload failed, nothing changed")
+        .Kv("error", why);
+    done("reload failed: " + std::string(why.message()));
   };
   if (d->config_path.empty()) {
     common::Log(common::LogLevel::kWarn, "meshd", "nothing to reload: no config file");
     return done("reload: no config file");
   }
   absl::StatusOr<MeshdConfig> fresh = meshd::LoadConfigFile(d->config_path);
-  if (!fresh.ok()) {
-    common::Log(common::LogLevel::kError, "meshd", "reload failed, nothing changed")
-        .Kv("error", fresh.status());
-    return done("reload failed: " + std::string(fresh.status().message()));
+  if (!fresh.ok()) return fail(fresh.status());
+  // The keys first: if they do not load, nothing changes.
+  absl::StatusOr<meshd::ClusterKeyFiles> keys;
+  if (d->mesh != nullptr) {
+    keys = meshd::LoadClusterKeys(fresh->mesh());
+    const absl::Status set =
+        keys.ok() ? d->mesh->SetClusterKeys(keys->key, keys->accepted) : keys.status();
+    if (!set.ok()) return fail(set);
+    *d->config->mutable_mesh()->mutable_cluster_key_file() = fresh->mesh().cluster_key_file();
+    *d->config->mutable_mesh()->mutable_accept_cluster_key_files() =
+        fresh->mesh().accept_cluster_key_files();
   }
-  // What a reload cannot apply: everything but the keys.
-  MeshdConfig now = *d->config, next = *fresh;
-  for (MeshdConfig* c : {&now, &next}) {
-    c->mutable_mesh()->clear_cluster_key_file();
-    c->mutable_mesh()->clear_accept_cluster_key_files();
-  }
-  const std::vector<std::string> later = meshd::ChangedSettings(now, next);
+  *d->config->mutable_log() = fresh->log();
+  common::SetLogLevel(meshd::ToLogLevel(fresh->log().level()));
+  common::SetLogFormat(meshd::ToLogFormat(fresh->log().format()));
+  // What is left differs only where a restart is needed.
+  const std::vector<std::string> later = meshd::ChangedSettings(*d->config, *fresh);
   if (!later.empty()) {
     common::Log(common::LogLevel::kWarn, "meshd", "changed settings wait for a restart")
         .Kv("settings", absl::StrJoin(later, ","));
   }
-  if (d->mesh == nullptr) {
-    common::Log(common::LogLevel::kInfo, "meshd", "reloaded").Kv("cluster_keys", "no mesh");
-    return done("reloaded");
+  {
+    common::Log log(common::LogLevel::kInfo, "meshd", "reloaded");
+    log.Kv("log_level", meshd::config::LogConfig::Level_Name(fresh->log().level()));
+    if (d->mesh != nullptr) {
+      std::vector<std::string> accepted;
+      for (const std::string& k : keys->accepted) accepted.push_back(meshd::mesh::ClusterKeyId(k));
+      log.Kv("key_id", meshd::mesh::ClusterKeyId(keys->key))
+          .Kv("accepted_key_ids", absl::StrJoin(accepted, ","));
+    }
   }
-  absl::StatusOr<meshd::ClusterKeyFiles> keys = meshd::LoadClusterKeys(fresh->mesh());
-  absl::Status set = keys.ok() ? d->mesh->SetClusterKeys(keys->key, keys->accepted)
-                               : keys.status();
-  if (!set.ok()) {
-    common::Log(common::LogLevel::kError, "meshd", "reload failed, keys unchanged")
-        .Kv("error", set);
-    return done("reload failed: " + std::string(set.message()));
-  }
-  *d->config->mutable_mesh()->mutable_cluster_key_file() = fresh->mesh().cluster_key_file();
-  *d->config->mutable_mesh()->mutable_accept_cluster_key_files() =
-      fresh->mesh().accept_cluster_key_files();
-  std::vector<std::string> accepted;
-  for (const std::string& k : keys->accepted) accepted.push_back(meshd::mesh::ClusterKeyId(k));
-  common::Log(common::LogLevel::kInfo, "meshd", "reloaded")
-      .Kv("key_id", meshd::mesh::ClusterKeyId(keys->key))
-      .Kv("accepted_key_ids", absl::StrJoin(accepted, ","));
   done("reloaded");
 }
 

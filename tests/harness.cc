@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +146,27 @@ bool Meshd::WaitNotify(const std::string& state, std::chrono::milliseconds timeo
       return false;
     }
   }
+}
+
+bool Meshd::WaitLog(const std::string& text, std::chrono::milliseconds within) const {
+  const int64_t deadline = NowMs() + within.count();
+  while (ReadLog().find(text) == std::string::npos) {
+    if (NowMs() > deadline) return false;
+    sched_yield();
+  }
+  return true;
+}
+
+bool Meshd::Reload(const std::string& from, const std::string& to, const std::string& status) {
+  std::stringstream text;
+  text << std::ifstream(config_path_).rdbuf();
+  std::string conf = text.str();
+  const size_t at = conf.find(from);
+  if (at == std::string::npos) return false;
+  conf.replace(at, from.size(), to);
+  std::ofstream(config_path_, std::ios::trunc) << conf;
+  Signal(SIGHUP);
+  return WaitNotify(status);
 }
 
 void Meshd::Signal(int sig) {

@@ -68,6 +68,15 @@ class Meshd {
   const std::string& config_path() const { return config_path_; }
   const std::string& log_path() const { return log_path_; }
   std::string ReadLog() const;
+  // Waits (up to WITHIN) until the log contains TEXT.
+  bool WaitLog(const std::string& text,
+               std::chrono::milliseconds within = std::chrono::seconds(20)) const;
+  // Rewrites the config file with FROM (which must be in it) replaced by
+  // TO, sends SIGHUP and waits for the notify datagram carrying STATUS
+  // (how the reload went). False if FROM is not there, or no such datagram
+  // came.
+  bool Reload(const std::string& from, const std::string& to,
+              const std::string& status = "STATUS=reloaded");
 
  private:
   std::string dir_, client_socket_, config_path_, log_path_, notify_path_, netns_;

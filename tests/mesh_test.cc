@@ -12,8 +12,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
-#include <iterator>
 #include <functional>
 #include <map>
 #include <memory>
@@ -489,34 +487,6 @@ TEST_F(MeshLoopback, WrongKeyNeverJoins) {
   d.reset();
 }
 
-// Waits (bounded) until M's log contains TEXT.
-bool LogShows(const Meshd& m, const std::string& text,
-              std::chrono::seconds within = std::chrono::seconds(20)) {
-  const auto deadline = std::chrono::steady_clock::now() + within;
-  while (m.ReadLog().find(text) == std::string::npos) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
-
-// Rewrites M's config file with FROM replaced by TO, sends SIGHUP and waits
-// for the reload's outcome: the STATUS= line meshd tells its supervisor.
-bool Reload(Meshd& m, const std::string& from, const std::string& to,
-            const std::string& status = "STATUS=reloaded") {
-  std::string text;
-  {
-    std::ifstream in(m.config_path());
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  const size_t at = text.find(from);
-  if (at == std::string::npos) return false;
-  text.replace(at, from.size(), to);
-  std::ofstream(m.config_path()) << text;
-  m.Signal(SIGHUP);
-  return m.WaitNotify(status);
-}
-
 // Rotating the cluster key without a restart (docs/operations.md): B
 // reloads its keys on SIGHUP and D, which already proves the new key,
 // joins as soon as B accepts it; each later step keeps the link up, and a
@@ -541,7 +511,7 @@ TEST_F(MeshLoopback, ClusterKeyRotatesOnSighup) {
   int64_t v;
   ASSERT_TRUE(ready.Get(&v));
   // B, on the old key alone, refuses D.
-  ASSERT_TRUE(LogShows(*b_, "wrong_key: peer does not know the cluster key")) << b_->ReadLog();
+  ASSERT_TRUE(b_->WaitLog("wrong_key: peer does not know the cluster key")) << b_->ReadLog();
   Use(*b_);
   int fd;
   EXPECT_EQ(Connect("d", "echo", 500, &fd), EHOSTUNREACH);
@@ -550,27 +520,27 @@ TEST_F(MeshLoopback, ClusterKeyRotatesOnSighup) {
   extra_mesh_ = " accept_cluster_key_files: \"" + next + "\"";
   const std::string b_step1 = MeshConf("127.0.0.1:" + std::to_string(port), {});
   extra_mesh_.clear();
-  ASSERT_TRUE(Reload(*b_, b_old, b_step1)) << b_->ReadLog();
+  ASSERT_TRUE(b_->Reload(b_old, b_step1)) << b_->ReadLog();
   ASSERT_EQ(ConnectWithin("d", "echo", std::chrono::seconds(20), &fd), 0) << b_->ReadLog();
   unsigned char* buf = static_cast<unsigned char*>(syslink_dma_alloc(65536));
   ASSERT_EQ(EchoOnce(fd, 1, buf), 0);
-  EXPECT_TRUE(LogShows(*b_, "peer=d peer_id=")) << b_->ReadLog();
+  EXPECT_TRUE(b_->WaitLog("peer=d peer_id=")) << b_->ReadLog();
   EXPECT_NE(b_->ReadLog().find("peer_key=accepted"), std::string::npos) << b_->ReadLog();
   // The listen address changed in the file (port 0 became the port): not
   // applied, and said so.
-  EXPECT_TRUE(LogShows(*b_, "settings=mesh.listen_address")) << b_->ReadLog();
+  EXPECT_TRUE(b_->WaitLog("settings=mesh.listen_address")) << b_->ReadLog();
 
   // Step 2 on B: prove the new key, accept the old; then step 3 on both:
   // the new key alone. The session carries on throughout.
   extra_mesh_ = accept_old;
   const std::string b_step2 = MeshConf("127.0.0.1:" + std::to_string(port), {}, next);
   extra_mesh_.clear();
-  ASSERT_TRUE(Reload(*b_, b_step1, b_step2)) << b_->ReadLog();
+  ASSERT_TRUE(b_->Reload(b_step1, b_step2)) << b_->ReadLog();
   ASSERT_EQ(EchoOnce(fd, 2, buf), 0);
   const std::string b_step3 = MeshConf("127.0.0.1:" + std::to_string(port), {}, next);
-  ASSERT_TRUE(Reload(*b_, b_step2, b_step3)) << b_->ReadLog();
+  ASSERT_TRUE(b_->Reload(b_step2, b_step3)) << b_->ReadLog();
   const std::string d_step3 = MeshConf("", {port}, next);
-  ASSERT_TRUE(Reload(*d, d_step2, d_step3)) << d->ReadLog();
+  ASSERT_TRUE(d->Reload(d_step2, d_step3)) << d->ReadLog();
   ASSERT_EQ(EchoOnce(fd, 3, buf), 0);
 
   // A reload whose key file is not private fails and changes nothing.
@@ -578,8 +548,8 @@ TEST_F(MeshLoopback, ClusterKeyRotatesOnSighup) {
   ASSERT_EQ(Shell("echo an-open-cluster-key-0123456 > " + open_key + "; chmod 644 " + open_key),
             0);
   const std::string b_bad = MeshConf("127.0.0.1:" + std::to_string(port), {}, open_key);
-  ASSERT_TRUE(Reload(*b_, b_step3, b_bad, "STATUS=reload failed")) << b_->ReadLog();
-  EXPECT_TRUE(LogShows(*b_, "reload failed, keys unchanged")) << b_->ReadLog();
+  ASSERT_TRUE(b_->Reload(b_step3, b_bad, "STATUS=reload failed")) << b_->ReadLog();
+  EXPECT_TRUE(b_->WaitLog("reload failed, nothing changed")) << b_->ReadLog();
   ASSERT_EQ(EchoOnce(fd, 4, buf), 0);
   syslink_close(fd);
 

@@ -369,4 +369,27 @@ TEST_F(MeshdLocal, SigtermStopsCleanly) {
   EXPECT_NE(access(meshd_->client_socket().c_str(), F_OK), 0);  // socket removed
 }
 
+// SIGHUP applies the log settings at once; a setting that needs a restart
+// is named and left alone; a file that does not parse changes nothing; and
+// meshd serves throughout.
+TEST_F(MeshdLocal, SighupReloadsTheLogSettings) {
+  Channel ready;
+  Child svc([&] { return ServeEcho("echo", &ready, 0, nullptr); });
+  int64_t v;
+  ASSERT_TRUE(ready.Get(&v));
+  ASSERT_TRUE(meshd_->Reload("log { level: DEBUG }", "log { level: DEBUG format: JSON }"));
+  // The reload's own line is the first in the new format.
+  EXPECT_TRUE(meshd_->WaitLog("\"msg\":\"reloaded\"")) << meshd_->ReadLog();
+  ASSERT_TRUE(meshd_->Reload("log { level: DEBUG format: JSON }",
+                             "log { level: DEBUG format: JSON }\ndrain { timeout_ms: 100 }"));
+  EXPECT_TRUE(meshd_->WaitLog("\"settings\":\"drain.timeout_ms\"")) << meshd_->ReadLog();
+  ASSERT_TRUE(meshd_->Reload("drain { timeout_ms: 100 }", "drain { timeout_ms: 100 ",
+                             "STATUS=reload failed"));
+  EXPECT_TRUE(meshd_->WaitLog("reload failed, nothing changed")) << meshd_->ReadLog();
+  int fd = -1;
+  ASSERT_EQ(ConnectRetry("echo", &fd, std::chrono::seconds(10)), 0);
+  EXPECT_EQ(EchoRounds(fd, 3, 1, true), 0);
+  syslink_close(fd);
+}
+
 }  // namespace
