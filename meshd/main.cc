@@ -5,8 +5,8 @@
 //
 // With no config file, meshd runs a single-node mesh with every default
 // (docs/config.md). SIGTERM/SIGINT stop it cleanly; SIGHUP reads the config
-// file again and applies the cluster keys and the log settings (Reload,
-// below); systemd is told READY=1 / RELOADING=1 / STOPPING=1 (Type=notify).
+// file again and applies the cluster keys, the log settings and busy
+// polling (Reload, below); systemd is told READY=1 / RELOADING=1 / STOPPING=1 (Type=notify).
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -71,6 +71,7 @@ struct Daemon {
   uv_timer_t drain_timer;
   uint64_t drain_deadline_ms = 0;
   meshd::RunLoopStats loop_stats;  // kept by RunLoop, read by the admin API
+  uint32_t busy_poll_us = 0;       // RunLoop's ceiling; a reload may change it
   bool stopping = false;
   bool draining = false;
   bool finished = false;
@@ -148,7 +149,7 @@ void Finish(Daemon* d) {
 // SIGHUP: reads the config file again and applies what can change while
 // meshd runs: the cluster keys (mesh.cluster_key_file and
 // mesh.accept_cluster_key_files), for every handshake from then on (links
-// that are up stay up), and the log settings. Other settings that changed
+// that are up stay up), the log settings and mesh.busy_poll_us. Other settings that changed
 // are named in a warning and take effect at the next restart. A config
 // file or key file that does not load changes nothing. systemd is told
 // RELOADING=1, then READY=1 with a STATUS= line saying how it went.
@@ -182,6 +183,8 @@ void Reload(Daemon* d) {
   *d->config->mutable_log() = fresh->log();
   common::SetLogLevel(meshd::ToLogLevel(fresh->log().level()));
   common::SetLogFormat(meshd::ToLogFormat(fresh->log().format()));
+  d->busy_poll_us = fresh->mesh().busy_poll_us();
+  d->config->mutable_mesh()->set_busy_poll_us(d->busy_poll_us);
   // What is left differs only where a restart is needed.
   const std::vector<std::string> later = meshd::ChangedSettings(*d->config, *fresh);
   if (!later.empty()) {
@@ -190,7 +193,8 @@ void Reload(Daemon* d) {
   }
   {
     common::Log log(common::LogLevel::kInfo, "meshd", "reloaded");
-    log.Kv("log_level", meshd::config::LogConfig::Level_Name(fresh->log().level()));
+    log.Kv("log_level", meshd::config::LogConfig::Level_Name(fresh->log().level()))
+        .Kv("busy_poll_us", d->busy_poll_us);
     if (d->mesh != nullptr) {
       std::vector<std::string> accepted;
       for (const std::string& k : keys->accepted) accepted.push_back(meshd::mesh::ClusterKeyId(k));
@@ -401,7 +405,8 @@ int main(int argc, char** argv) {
       .Kv("key_id", key_id)
       .Kv("pid", getpid());
   meshd::SdNotify("READY=1");
-  meshd::RunLoop(&d.loop, config.mesh().busy_poll_us(), &d.loop_stats);
+  d.busy_poll_us = config.mesh().busy_poll_us();
+  meshd::RunLoop(&d.loop, &d.busy_poll_us, &d.loop_stats);
 
   d.admin.reset();
   d.metrics.reset();

@@ -32,19 +32,27 @@ bool HasWork(uv_loop_t* loop, int backend_fd) {
 }  // namespace
 
 void RunLoop(uv_loop_t* loop, uint32_t max_poll_us, RunLoopStats* stats) {
-  RunLoopStats unused;
-  RunLoopStats& st = stats != nullptr ? *stats : unused;
-  PollWindow window(uint64_t{max_poll_us} * 1000);
   if (max_poll_us == 0) {
     uv_run(loop, UV_RUN_DEFAULT);
     return;
   }
+  RunLoop(loop, &max_poll_us, stats);
+}
+
+void RunLoop(uv_loop_t* loop, const uint32_t* max_poll_us, RunLoopStats* stats) {
+  RunLoopStats unused;
+  RunLoopStats& st = stats != nullptr ? *stats : unused;
+  PollWindow window(uint64_t{*max_poll_us} * 1000);
   const int backend_fd = uv_backend_fd(loop);
   for (;;) {
     // Sleep until the next event, and learn from how long that was.
     const uint64_t slept_from = uv_hrtime();
     if (uv_run(loop, UV_RUN_ONCE) == 0) return;
     uint64_t last_event = uv_hrtime();
+    // (The event may have been a reload that changed the ceiling.)
+    if (window.max_ns() != uint64_t{*max_poll_us} * 1000) {
+      window.set_max_ns(uint64_t{*max_poll_us} * 1000);
+    }
     window.Slept(last_event - slept_from);
     st.poll_ns = window.ns();
     // Poll until the window has passed with nothing to do. The loop runs

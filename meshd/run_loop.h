@@ -16,6 +16,7 @@
 #ifndef MESHD_RUN_LOOP_H_
 #define MESHD_RUN_LOOP_H_
 
+#include <algorithm>
 #include <cstdint>
 
 #include <uv.h>
@@ -34,6 +35,11 @@ class PollWindow {
   // How long to keep polling after the last event, in ns.
   uint64_t ns() const { return ns_; }
   uint64_t max_ns() const { return max_ns_; }
+  // A new ceiling (0: never poll); the window shrinks to it at once.
+  void set_max_ns(uint64_t max_ns) {
+    max_ns_ = max_ns;
+    ns_ = std::min(ns_, max_ns_);
+  }
 
   // The loop polled ns() in vain, then slept SLEPT_NS until its next
   // event. Grows the window (doubling, from kStartNs) if a window of at
@@ -63,6 +69,12 @@ struct RunLoopStats {
 // window adapts between 0 and MAX_POLL_US. STATS, if not null, is kept up
 // to date.
 void RunLoop(uv_loop_t* loop, uint32_t max_poll_us, RunLoopStats* stats = nullptr);
+
+// The same with the ceiling read from *MAX_POLL_US each time the loop
+// wakes, so that a callback on LOOP may change it (meshd's SIGHUP reload):
+// 0 stops polling once the current window has run out; a ceiling above 0
+// starts it.
+void RunLoop(uv_loop_t* loop, const uint32_t* max_poll_us, RunLoopStats* stats = nullptr);
 
 }  // namespace meshd
 

@@ -16,7 +16,10 @@ namespace {
 // handle is closed.
 class Runner {
  public:
-  explicit Runner(uint32_t busy_poll_us, RunLoopStats* stats = nullptr) {
+  // LIVE: run RunLoop with a ceiling the loop reads each time it wakes,
+  // which SetCeiling changes (on the loop's thread, like meshd's reload).
+  explicit Runner(uint32_t busy_poll_us, RunLoopStats* stats = nullptr, bool live = false)
+      : ceiling_(busy_poll_us), stats_(stats) {
     uv_loop_init(&loop_);
     uv_async_init(&loop_, &async_, [](uv_async_t* a) {
       auto* r = static_cast<Runner*>(a->data);
@@ -24,15 +27,25 @@ class Runner {
         uv_close(reinterpret_cast<uv_handle_t*>(a), nullptr);
         return;
       }
+      if (r->new_ceiling_ >= 0) r->ceiling_ = static_cast<uint32_t>(r->new_ceiling_.exchange(-1));
+      if (r->stats_ != nullptr) r->hits_ = r->stats_->hits;
       r->handled_.fetch_add(1);
       r->cv_promise_.set_value();
     });
     async_.data = this;
-    thread_ = std::thread([this, busy_poll_us, stats] {
-      RunLoop(&loop_, busy_poll_us, stats);
+    thread_ = std::thread([this, busy_poll_us, stats, live] {
+      if (live) {
+        RunLoop(&loop_, &ceiling_, stats);
+      } else {
+        RunLoop(&loop_, busy_poll_us, stats);
+      }
       returned_.set_value();
     });
   }
+  // The next Poke() sets the live ceiling to US first.
+  void SetCeiling(uint32_t us) { new_ceiling_ = us; }
+  // Events found by polling, as of the last Poke() handled.
+  uint64_t hits() const { return hits_.load(); }
   ~Runner() {
     if (thread_.joinable()) thread_.join();
     uv_loop_close(&loop_);
@@ -58,6 +71,10 @@ class Runner {
  private:
   uv_loop_t loop_;
   uv_async_t async_;
+  uint32_t ceiling_;  // (the loop's thread only, once it runs)
+  RunLoopStats* stats_;
+  std::atomic<int64_t> new_ceiling_{-1};
+  std::atomic<uint64_t> hits_{0};
   std::atomic<bool> stop_{false};
   std::atomic<int> handled_{0};
   std::promise<void> cv_promise_;
@@ -104,6 +121,21 @@ TEST(PollWindowTest, ZeroCeilingNeverPolls) {
   EXPECT_EQ(w.ns(), 0u);
 }
 
+TEST(PollWindowTest, NewCeilingTakesEffectAtOnce) {
+  PollWindow w(200'000);
+  for (int i = 0; i < 10; i++) w.Slept(0);
+  ASSERT_EQ(w.ns(), 200'000u);
+  w.set_max_ns(50'000);
+  EXPECT_EQ(w.ns(), 50'000u);
+  w.set_max_ns(0);
+  EXPECT_EQ(w.ns(), 0u);
+  w.Slept(0);
+  EXPECT_EQ(w.ns(), 0u);  // off stays off
+  w.set_max_ns(200'000);
+  w.Slept(0);
+  EXPECT_EQ(w.ns(), PollWindow::kStartNs);  // and on grows from the first step again
+}
+
 TEST(PollWindowTest, CeilingBelowTheFirstStep) {
   PollWindow w(3'000);
   w.Slept(1'000);
@@ -141,6 +173,33 @@ TEST(RunLoopTest, EventsInQuickSuccessionAreFoundByPolling) {
   EXPECT_EQ(r.handled(), 200);
   EXPECT_GT(stats.hits, 0u);
   EXPECT_GT(stats.poll_ns, 0u);
+}
+
+TEST(RunLoopTest, TheCeilingChangesWhileTheLoopRuns) {
+  // Off: nothing is ever found by polling. Then a ceiling (as a reload
+  // sets it, from a callback on the loop): pokes in quick succession are
+  // found by polling. Then off again: once the window in progress has run
+  // out, pokes wake the loop again. Bounded by deadlines, not sleeps.
+  RunLoopStats stats;
+  Runner r(0, &stats, /*live=*/true);
+  for (int i = 0; i < 100; i++) ASSERT_TRUE(r.Poke()) << i;
+  EXPECT_EQ(r.hits(), 0u);
+  r.SetCeiling(10'000);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (r.hits() == 0) {
+    ASSERT_TRUE(r.Poke());
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "polling never started";
+  }
+  r.SetCeiling(0);
+  ASSERT_TRUE(r.Poke());
+  int quiet = 0;  // pokes in a row not found by polling
+  for (uint64_t last = r.hits(); quiet < 200;) {
+    ASSERT_TRUE(r.Poke());
+    quiet = r.hits() == last ? quiet + 1 : 0;
+    last = r.hits();
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "polling never stopped";
+  }
+  EXPECT_TRUE(r.Stop());
 }
 
 TEST(RunLoopTest, BusyPollingReturnsWhenTheLastHandleClosesMidWindow) {

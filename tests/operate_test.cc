@@ -302,6 +302,12 @@ TEST_F(Operate, EveryObjectAsJsonAndTables) {
     EXPECT_LE(c.loop().poll_window_us(), 300u);
     EXPECT_GT(c.loop().poll_idle_us() + c.loop().poll_misses(), 0u) << r.out;
   }
+  // Turned off by a reload (SIGHUP), no restart: the session stays open.
+  ASSERT_TRUE(a_->Reload(" busy_poll_us: 300 ", " busy_poll_us: 0 ")) << a_->ReadLog();
+  EXPECT_TRUE(a_->WaitLog("busy_poll_us=0")) << a_->ReadLog();
+  r = Ctl(a_ctl_ + " status");
+  EXPECT_NE(r.out.find("busy polling:    off"), std::string::npos) << r.out;
+  ASSERT_EQ(syslink_region_read(&key, 4096, page, sizeof page), 4096) << strerror(errno);
 
   // Tables: every object, each showing what is live right now.
   r = Ctl(a_ctl_ + " nodes");
