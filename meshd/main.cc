@@ -43,7 +43,8 @@
 
 ABSL_FLAG(std::string, config, "", "configuration file (protobuf text format)");
 ABSL_FLAG(bool, check_config, false,
-          "print the effective configuration (or the error) and exit");
+          "check the configuration and the cluster key files, print the effective "
+          "configuration (or the error) and exit");
 
 namespace {
 
@@ -272,8 +273,14 @@ int main(int argc, char** argv) {
       path.empty() ? absl::StatusOr<MeshdConfig>(meshd::DefaultConfig())
                    : meshd::LoadConfigFile(path);
   if (absl::GetFlag(FLAGS_check_config)) {
-    if (!loaded.ok()) {
-      fprintf(stderr, "%s\n", std::string(loaded.status().message()).c_str());
+    // The key files too, as meshd would read them at start or on SIGHUP.
+    absl::Status keys = absl::OkStatus();
+    if (loaded.ok() && meshd::MeshEnabled(*loaded)) {
+      keys = meshd::LoadClusterKeys(loaded->mesh()).status();
+    }
+    const absl::Status s = loaded.ok() ? keys : loaded.status();
+    if (!s.ok()) {
+      fprintf(stderr, "%s\n", std::string(s.message()).c_str());
       return 1;
     }
     fputs(meshd::ConfigToText(*loaded).c_str(), stdout);

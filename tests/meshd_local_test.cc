@@ -10,9 +10,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +29,8 @@ namespace {
 using testing_harness::Channel;
 using testing_harness::Child;
 using testing_harness::Meshd;
+using testing_harness::Runfile;
+using testing_harness::Shell;
 using testing_harness::TempDir;
 
 constexpr sl_proto_t kProto = SM_PROTO_ENCODE(300);
@@ -390,6 +394,29 @@ TEST_F(MeshdLocal, SighupReloadsTheLogSettings) {
   ASSERT_EQ(ConnectRetry("echo", &fd, std::chrono::seconds(10)), 0);
   EXPECT_EQ(EchoRounds(fd, 3, 1, true), 0);
   syslink_close(fd);
+}
+
+// --check-config reads the cluster key files as meshd would at start or
+// on SIGHUP: a key file others may read fails the check, and says how to
+// fix it.
+TEST(CheckConfig, ReadsTheClusterKeyFiles) {
+  TempDir dir;
+  const std::string key = dir.path() + "/k", conf = dir.path() + "/c.conf",
+                    out = dir.path() + "/out";
+  ASSERT_EQ(Shell("umask 077; echo a-cluster-key-of-some-length > " + key), 0);
+  {
+    std::ofstream c(conf);
+    c << "mesh { listen_address: \"127.0.0.1:0\" cluster_key_file: \"" << key
+      << "\" accept_cluster_key_files: \"" << key << "\" }\n";
+  }
+  const std::string check = Runfile("meshd/meshd") + " --config " + conf + " --check-config >" +
+                            out + " 2>&1";
+  EXPECT_EQ(Shell(check), 0);
+  ASSERT_EQ(Shell("chmod 644 " + key), 0);
+  EXPECT_EQ(Shell(check), 1);
+  std::stringstream said;
+  said << std::ifstream(out).rdbuf();
+  EXPECT_NE(said.str().find("chmod 600 " + key), std::string::npos) << said.str();
 }
 
 }  // namespace
