@@ -5,8 +5,9 @@
 //
 // With no config file, meshd runs a single-node mesh with every default
 // (docs/config.md). SIGTERM/SIGINT stop it cleanly; SIGHUP reads the config
-// file again and applies the cluster keys, the log settings and busy
-// polling (Reload, below); systemd is told READY=1 / RELOADING=1 / STOPPING=1 (Type=notify).
+// file again and applies the cluster keys, the peers, the log settings and
+// busy polling (Reload, below); systemd is told READY=1 / RELOADING=1 /
+// STOPPING=1 (Type=notify).
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -150,7 +151,8 @@ void Finish(Daemon* d) {
 // SIGHUP: reads the config file again and applies what can change while
 // meshd runs: the cluster keys (mesh.cluster_key_file and
 // mesh.accept_cluster_key_files), for every handshake from then on (links
-// that are up stay up), the log settings and mesh.busy_poll_us. Other settings that changed
+// that are up stay up); mesh.peers (MeshNode::SetPeers); the log settings
+// and mesh.busy_poll_us. Other settings that changed
 // are named in a warning and take effect at the next restart. A config
 // file or key file that does not load changes nothing. systemd is told
 // RELOADING=1, then READY=1 with a STATUS= line saying how it went.
@@ -170,13 +172,21 @@ void Reload(Daemon* d) {
   }
   absl::StatusOr<MeshdConfig> fresh = meshd::LoadConfigFile(d->config_path);
   if (!fresh.ok()) return fail(fresh.status());
-  // The keys first: if they do not load, nothing changes.
+  // The mesh: the keys must load, then the peers and the keys change. (A
+  // file that turns the mesh on or off needs a restart: named below.)
   absl::StatusOr<meshd::ClusterKeyFiles> keys;
-  if (d->mesh != nullptr) {
+  const bool mesh = d->mesh != nullptr && meshd::MeshEnabled(*fresh);
+  if (mesh) {
     keys = meshd::LoadClusterKeys(fresh->mesh());
-    const absl::Status set =
-        keys.ok() ? d->mesh->SetClusterKeys(keys->key, keys->accepted) : keys.status();
-    if (!set.ok()) return fail(set);
+    if (!keys.ok()) return fail(keys.status());
+    std::vector<meshd::MeshNode::Peer> peers;
+    for (const auto& p : fresh->mesh().peers()) peers.push_back({p.address(), p.name()});
+    if (absl::Status s = d->mesh->SetPeers(std::move(peers)); !s.ok()) return fail(s);
+    // (Cannot fail: LoadClusterKeys checked what SetClusterKeys does.)
+    if (absl::Status s = d->mesh->SetClusterKeys(keys->key, keys->accepted); !s.ok()) {
+      return fail(s);
+    }
+    *d->config->mutable_mesh()->mutable_peers() = fresh->mesh().peers();
     *d->config->mutable_mesh()->mutable_cluster_key_file() = fresh->mesh().cluster_key_file();
     *d->config->mutable_mesh()->mutable_accept_cluster_key_files() =
         fresh->mesh().accept_cluster_key_files();
@@ -196,7 +206,7 @@ void Reload(Daemon* d) {
     common::Log log(common::LogLevel::kInfo, "meshd", "reloaded");
     log.Kv("log_level", meshd::config::LogConfig::Level_Name(fresh->log().level()))
         .Kv("busy_poll_us", d->busy_poll_us);
-    if (d->mesh != nullptr) {
+    if (mesh) {
       std::vector<std::string> accepted;
       for (const std::string& k : keys->accepted) accepted.push_back(meshd::mesh::ClusterKeyId(k));
       log.Kv("key_id", meshd::mesh::ClusterKeyId(keys->key))

@@ -573,6 +573,35 @@ TEST_F(MeshLoopback, ClusterKeyRotatesOnSighup) {
   d.reset();
 }
 
+// The peers change on SIGHUP, without a restart: A, which dials nobody,
+// reaches C's service through B once a reload adds B; a reload that drops
+// B again leaves the link up, and the session on it.
+TEST_F(MeshLoopback, PeersChangeOnSighup) {
+  StartLine();  // B listens; A and C dial it
+  const std::string none = MeshConf("127.0.0.1:0", {});
+  auto d = std::make_unique<Meshd>(dir_.path(), "d", none);
+  ASSERT_TRUE(d->Start()) << d->ReadLog();
+  Channel ready;
+  auto svc = StartEcho(*c_, &ready);
+  ASSERT_NE(svc, nullptr);
+  Use(*d);
+  int fd;
+  EXPECT_EQ(Connect("c", "echo", 500, &fd), EHOSTUNREACH);
+  const std::string to_b = MeshConf("127.0.0.1:0", {b_port_});
+  ASSERT_TRUE(d->Reload(none, to_b)) << d->ReadLog();
+  EXPECT_TRUE(d->WaitLog("msg=\"peers changed\" added=127.0.0.1:" + std::to_string(b_port_)))
+      << d->ReadLog();
+  ASSERT_EQ(ConnectWithin("c", "echo", std::chrono::seconds(20), &fd), 0) << d->ReadLog();
+  unsigned char* buf = static_cast<unsigned char*>(syslink_dma_alloc(65536));
+  ASSERT_EQ(EchoOnce(fd, 1, buf), 0);
+  ASSERT_TRUE(d->Reload(to_b, none)) << d->ReadLog();
+  EXPECT_TRUE(d->WaitLog("removed=127.0.0.1:" + std::to_string(b_port_))) << d->ReadLog();
+  ASSERT_EQ(EchoOnce(fd, 2, buf), 0);
+  syslink_close(fd);
+  syslink_dma_free(buf);
+  d.reset();
+}
+
 // Strangers whose Hello does not parse (a node name that is not UTF-8) are
 // refused, and what libprotobuf says about each is a log event in meshd's
 // format under the same rate limit as meshd's own lines, not a raw line

@@ -17,6 +17,7 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "meshd/mesh/handshake.h"
 #include "meshd/mesh/messages.h"
@@ -58,6 +59,30 @@ MeshNode::Impl::~Impl() {
     abort();
   }
   if (listen_fd_ >= 0) close(listen_fd_);
+}
+
+absl::Status MeshNode::Impl::ValidatePeers(const std::vector<Peer>& peers) const {
+  const Options& o = options_;
+  if (peers.size() >= o.max_nodes && !peers.empty()) {
+    return absl::InvalidArgumentError("more peers than max_nodes - 1");
+  }
+  mesh::HostPort hp;
+  for (size_t i = 0; i < peers.size(); i++) {
+    const Peer& p = peers[i];
+    if (!mesh::ParseHostPort(p.address, false, &hp)) {
+      return absl::InvalidArgumentError("bad peer address: \"" + p.address + "\"");
+    }
+    if (!p.name.empty() && !mesh::ValidNodeName(p.name)) {
+      return absl::InvalidArgumentError("bad peer name: \"" + p.name + "\"");
+    }
+    if (p.name == o.node_name) return absl::InvalidArgumentError("a peer has this node's name");
+    for (size_t k = 0; k < i; k++) {
+      if (peers[k].address == p.address) {
+        return absl::InvalidArgumentError("peer address given twice: \"" + p.address + "\"");
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status MeshNode::Impl::ValidateOptions() const {
@@ -106,18 +131,7 @@ absl::Status MeshNode::Impl::ValidateOptions() const {
   if (!o.listen_address.empty() && !mesh::ParseHostPort(o.listen_address, true, &hp)) {
     return absl::InvalidArgumentError("bad listen address: \"" + o.listen_address + "\"");
   }
-  if (o.peers.size() >= o.max_nodes && !o.peers.empty()) {
-    return absl::InvalidArgumentError("more peers than max_nodes - 1");
-  }
-  for (const Peer& p : o.peers) {
-    if (!mesh::ParseHostPort(p.address, false, &hp)) {
-      return absl::InvalidArgumentError("bad peer address: \"" + p.address + "\"");
-    }
-    if (!p.name.empty() && !mesh::ValidNodeName(p.name)) {
-      return absl::InvalidArgumentError("bad peer name: \"" + p.name + "\"");
-    }
-    if (p.name == o.node_name) return absl::InvalidArgumentError("a peer has this node's name");
-  }
+  if (absl::Status s = ValidatePeers(o.peers); !s.ok()) return s;
   return absl::OkStatus();
 }
 
@@ -203,6 +217,71 @@ std::vector<std::string> MeshNode::Impl::ClusterKeyIds() const {
   return ids;
 }
 
+MeshNode::Impl::Dialer* MeshNode::Impl::AddDialer(const Peer& p) {
+  auto d = std::make_unique<Dialer>();
+  d->node = this;
+  d->peer = p;
+  mesh::ParseHostPort(p.address, false, &d->hp);  // validated
+  d->backoff_ms = options_.backoff_min_ms;
+  uv_timer_init(loop_, &d->timer);
+  d->timer.data = d.get();
+  open_handles_++;
+  dialers_.push_back(std::move(d));
+  return dialers_.back().get();
+}
+
+absl::Status MeshNode::Impl::SetPeers(std::vector<Peer> peers) {
+  if (state_ != State::kRunning) return absl::FailedPreconditionError("the node is not running");
+  if (absl::Status s = ValidatePeers(peers); !s.ok()) return s;
+  std::vector<std::string> added, removed;
+  for (auto& d : dialers_) {
+    if (d->retired) continue;
+    const bool kept = std::any_of(peers.begin(), peers.end(),
+                                  [&](const Peer& p) { return p.address == d->peer.address; });
+    if (kept) continue;
+    removed.push_back(d->peer.address);
+    // No more dialing; a link still connecting goes, one that is up stays
+    // until it ends (it is then like a link the peer dialed).
+    d->retired = true;
+    if (d->timer_armed) uv_timer_stop(&d->timer);
+    d->timer_armed = false;
+    auto slot = links_.find(d->link);
+    if (slot != links_.end()) {
+      slot->second.dialer = nullptr;
+      if (!slot->second.link->established()) {
+        slot->second.link->Close(LinkCloseReason::kStopped, "peer removed from the config", true);
+      }
+    }
+    d->link = 0;
+  }
+  for (const Peer& p : peers) {
+    auto it = std::find_if(dialers_.begin(), dialers_.end(),
+                           [&](const auto& d) { return d->peer.address == p.address; });
+    Dialer* d = it != dialers_.end() ? it->get() : nullptr;
+    if (d != nullptr && !d->retired) {
+      d->peer.name = p.name;  // checked from the next admission on
+      continue;
+    }
+    added.push_back(p.address);
+    if (d == nullptr) {
+      d = AddDialer(p);
+    } else {  // dialed before: the same Dialer again, afresh
+      d->retired = false;
+      d->peer = p;
+      d->backoff_ms = options_.backoff_min_ms;
+      d->failures = 0;
+      d->last_error.clear();
+    }
+    ScheduleDial(d, 0);
+  }
+  if (!added.empty() || !removed.empty()) {
+    common::Log(common::LogLevel::kInfo, "mesh", "peers changed")
+        .Kv("added", absl::StrJoin(added, ","))
+        .Kv("removed", absl::StrJoin(removed, ","));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status MeshNode::Impl::Start() {
   if (state_ != State::kNew) return absl::FailedPreconditionError("MeshNode::Start called twice");
   if (absl::Status s = ValidateOptions(); !s.ok()) return s;
@@ -244,17 +323,7 @@ absl::Status MeshNode::Impl::Start() {
   open_handles_ += 2;
   state_ = State::kRunning;
 
-  for (const Peer& p : options_.peers) {
-    auto d = std::make_unique<Dialer>();
-    d->node = this;
-    d->peer = p;
-    mesh::ParseHostPort(p.address, false, &d->hp);  // validated
-    d->backoff_ms = options_.backoff_min_ms;
-    uv_timer_init(loop_, &d->timer);
-    d->timer.data = d.get();
-    open_handles_++;
-    dialers_.push_back(std::move(d));
-  }
+  for (const Peer& p : options_.peers) AddDialer(p);
   for (auto& d : dialers_) ScheduleDial(d.get(), 0);
 
   UpdateSelfLsa();
@@ -479,7 +548,7 @@ uint64_t MeshNode::Impl::Jitter(uint64_t ms) {
 }
 
 void MeshNode::Impl::ScheduleDial(Dialer* d, uint64_t delay_ms) {
-  if (state_ != State::kRunning) return;
+  if (state_ != State::kRunning || d->retired) return;
   d->timer_armed = true;
   uv_timer_start(&d->timer, OnDialTimer, delay_ms, 0);
 }
@@ -491,7 +560,7 @@ void MeshNode::Impl::OnDialTimer(uv_timer_t* t) {
 }
 
 void MeshNode::Impl::Dial(Dialer* d) {
-  if (state_ != State::kRunning || d->link != 0 || d->resolving != nullptr) return;
+  if (state_ != State::kRunning || d->retired || d->link != 0 || d->resolving != nullptr) return;
   if (frozen_) {
     ScheduleDial(d, d->backoff_ms);
     return;
@@ -528,7 +597,7 @@ void MeshNode::Impl::OnResolved(uv_getaddrinfo_t* req, int status, struct addrin
   delete req;
   d->resolving = nullptr;
   self->resolving_--;
-  if (self->state_ != State::kRunning) {
+  if (self->state_ != State::kRunning || d->retired) {
     if (res != nullptr) uv_freeaddrinfo(res);
     self->MaybeFinishStop();
     return;
@@ -831,6 +900,7 @@ std::vector<LinkInfo> MeshNode::Impl::Links() const {
 std::vector<DialerInfo> MeshNode::Impl::Dialers() const {
   std::vector<DialerInfo> out;
   for (const auto& d : dialers_) {
+    if (d->retired) continue;
     DialerInfo i;
     i.address = d->peer.address;
     i.expected_name = d->peer.name;
@@ -865,6 +935,7 @@ absl::Status MeshNode::SetClusterKeys(std::string key, std::vector<std::string> 
   return impl_->SetClusterKeys(std::move(key), std::move(accepted));
 }
 std::vector<std::string> MeshNode::ClusterKeyIds() const { return impl_->ClusterKeyIds(); }
+absl::Status MeshNode::SetPeers(std::vector<Peer> peers) { return impl_->SetPeers(std::move(peers)); }
 void MeshNode::Stop() { impl_->Stop(); }
 bool MeshNode::stopped() const { return impl_->stopped(); }
 int MeshNode::listen_port() const { return impl_->listen_port(); }

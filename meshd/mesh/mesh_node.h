@@ -143,6 +143,14 @@ class MeshNode {
   // nothing changes) if a key is shorter than 16 bytes. May be called
   // before Start().
   absl::Status SetClusterKeys(std::string key, std::vector<std::string> accepted);
+  // Replaces the configured peers while running: new addresses are dialed
+  // at once; removed ones are no longer dialed (a link to one that is still
+  // connecting is closed; one that is up stays until it ends); for kept
+  // ones only the expected name changes, checked from the next handshake.
+  // InvalidArgument (nothing changes) for peers Options would refuse, or an
+  // address given twice; FailedPrecondition unless running.
+  absl::Status SetPeers(std::vector<Peer> peers);
+
   // The ids (mesh::ClusterKeyId) of the key this node proves, and of those
   // it also accepts, in order.
   std::vector<std::string> ClusterKeyIds() const;

@@ -40,6 +40,7 @@ class MeshNode::Impl : public mesh::Link::Owner {
   absl::Status Start();
   absl::Status SetClusterKeys(std::string key, std::vector<std::string> accepted);
   std::vector<std::string> ClusterKeyIds() const;
+  absl::Status SetPeers(std::vector<Peer> peers);
   void Stop();
   bool stopped() const { return state_ == State::kStopped; }
   int listen_port() const { return listen_port_; }
@@ -91,6 +92,9 @@ class MeshNode::Impl : public mesh::Link::Owner {
     uint64_t attempts = 0;
     uint64_t failures = 0;  // consecutive
     std::string last_error;
+    // Removed from the peers by SetPeers: never dialed again, unless added
+    // back (kept, with its timer, until Stop: one per address ever set).
+    bool retired = false;
   };
 
   struct LinkSlot {
@@ -112,6 +116,8 @@ class MeshNode::Impl : public mesh::Link::Owner {
 
   // --- mesh_node.cc ---
   absl::Status ValidateOptions() const;
+  absl::Status ValidatePeers(const std::vector<Peer>& peers) const;
+  Dialer* AddDialer(const Peer& p);  // not dialed yet
   absl::Status Listen();
   static void OnListenEvent(uv_poll_t* h, int status, int events);
   void Accept();

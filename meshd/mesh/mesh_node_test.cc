@@ -207,6 +207,40 @@ class MeshTest : public ::testing::Test {
 // ---------------------------------------------------------------------------
 // Convergence, routing, data.
 
+TEST_F(MeshTest, PeersChangeWhileRunning) {
+  TestNode* b = Add(Opts("b", 2));
+  TestNode* a = Add(Opts("a", 1));  // no peers: nobody dials
+  EXPECT_TRUE((*a)->Dialers().empty());
+  // Added: dialed at once.
+  ASSERT_TRUE((*a)->SetPeers({{Addr(b), "b"}}).ok());
+  ASSERT_TRUE(RunUntil([&] { return (*a)->Reachable(2); }));
+  ASSERT_EQ((*a)->Dialers().size(), 1u);
+  EXPECT_EQ((*a)->Dialers()[0].state, "up");
+  // Refused, and nothing changes: a bad address, an address twice, our name.
+  EXPECT_EQ((*a)->SetPeers({{"no-port", ""}}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*a)->SetPeers({{Addr(b), ""}, {Addr(b), ""}}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*a)->SetPeers({{Addr(b), "a"}}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*a)->Dialers().size(), 1u);
+  // Removed: no longer listed; the link that is up stays ...
+  ASSERT_TRUE((*a)->SetPeers({}).ok());
+  EXPECT_TRUE((*a)->Dialers().empty());
+  EXPECT_TRUE((*a)->Reachable(2));
+  // ... until it ends, and then nobody dials it again (a redial would come
+  // within the 10-100 ms backoff).
+  const std::string b_addr = Addr(b);
+  StopAndWait(b);
+  ASSERT_TRUE(RunUntil([&] { return !(*a)->Reachable(2); }));
+  const uint64_t dials = (*a)->counters().dials;
+  RunFor(absl::Milliseconds(400));
+  EXPECT_EQ((*a)->counters().dials, dials);
+  // Added back (another node at another address): dialed again.
+  TestNode* c = Add(Opts("c", 3));
+  ASSERT_TRUE((*a)->SetPeers({{Addr(c), ""}, {b_addr, ""}}).ok());
+  ASSERT_TRUE(RunUntil([&] { return (*a)->Reachable(3); }));
+  EXPECT_EQ((*a)->Dialers().size(), 2u);
+}
+
 TEST_F(MeshTest, LineConverges) {
   MakeLine();
   MeshNode& a = *a_->node;
