@@ -32,7 +32,6 @@
 #include "meshd/client/client_server.h"
 #include "meshd/config.h"
 #include "meshd/daemon_admin.h"
-#include "meshd/mesh/handshake.h"
 #include "meshd/mesh/mesh_node.h"
 #include "meshd/mesh_glue.h"
 #include "meshd/regions/region_server.h"
@@ -105,12 +104,18 @@ meshd::RegionTable::Limits RegionLimits(const MeshdConfig& c) {
   return l;
 }
 
+std::vector<meshd::MeshNode::Peer> MeshPeers(const meshd::config::MeshConfig& mesh) {
+  std::vector<meshd::MeshNode::Peer> peers;
+  for (const auto& p : mesh.peers()) peers.push_back({p.address(), p.name()});
+  return peers;
+}
+
 meshd::MeshNode::Options MeshOptions(const MeshdConfig& c, meshd::ClusterKeyFiles keys) {
   meshd::MeshNode::Options o;
   o.node_name = c.node().name();
   o.node_id = c.node().id();
   o.listen_address = c.mesh().listen_address();
-  for (const auto& p : c.mesh().peers()) o.peers.push_back({p.address(), p.name()});
+  o.peers = MeshPeers(c.mesh());
   o.cluster_key = std::move(keys.key);
   o.accepted_cluster_keys = std::move(keys.accepted);
   o.heartbeat_interval_ms = c.mesh().heartbeat_interval_ms();
@@ -179,9 +184,7 @@ void Reload(Daemon* d) {
   if (mesh) {
     keys = meshd::LoadClusterKeys(fresh->mesh());
     if (!keys.ok()) return fail(keys.status());
-    std::vector<meshd::MeshNode::Peer> peers;
-    for (const auto& p : fresh->mesh().peers()) peers.push_back({p.address(), p.name()});
-    if (absl::Status s = d->mesh->SetPeers(std::move(peers)); !s.ok()) return fail(s);
+    if (absl::Status s = d->mesh->SetPeers(MeshPeers(fresh->mesh())); !s.ok()) return fail(s);
     // (Cannot fail: LoadClusterKeys checked what SetClusterKeys does.)
     if (absl::Status s = d->mesh->SetClusterKeys(keys->key, keys->accepted); !s.ok()) {
       return fail(s);
@@ -207,10 +210,9 @@ void Reload(Daemon* d) {
     log.Kv("log_level", meshd::config::LogConfig::Level_Name(fresh->log().level()))
         .Kv("busy_poll_us", d->busy_poll_us);
     if (mesh) {
-      std::vector<std::string> accepted;
-      for (const std::string& k : keys->accepted) accepted.push_back(meshd::mesh::ClusterKeyId(k));
-      log.Kv("key_id", meshd::mesh::ClusterKeyId(keys->key))
-          .Kv("accepted_key_ids", absl::StrJoin(accepted, ","));
+      const std::vector<std::string> ids = d->mesh->ClusterKeyIds();
+      log.Kv("key_id", ids[0])
+          .Kv("accepted_key_ids", absl::StrJoin(ids.begin() + 1, ids.end(), ","));
     }
   }
   done("reloaded");
@@ -332,7 +334,6 @@ int main(int argc, char** argv) {
 
   // The mesh: authenticated links to other nodes, routing, and the sessions
   // relayed over them (off when no listen address or peers are configured).
-  std::string key_id;  // for the log: which cluster key this node proves
   if (meshd::MeshEnabled(config)) {
     absl::StatusOr<meshd::ClusterKeyFiles> keys = meshd::LoadClusterKeys(config.mesh());
     if (!keys.ok()) {
@@ -340,7 +341,6 @@ int main(int argc, char** argv) {
           .Kv("error", keys.status());
       return 1;
     }
-    key_id = meshd::mesh::ClusterKeyId(keys->key);
     d.glue = std::make_unique<meshd::MeshGlue>();
     d.mesh = std::make_unique<meshd::MeshNode>(&d.loop, MeshOptions(config, *std::move(keys)),
                                                d.glue.get());
@@ -419,7 +419,7 @@ int main(int argc, char** argv) {
       .Kv("node_id", common::Hex(config.node().id()))
       .Kv("mesh_port", d.mesh != nullptr ? d.mesh->listen_port() : 0)
       .Kv("busy_poll_us", config.mesh().busy_poll_us())
-      .Kv("key_id", key_id)
+      .Kv("key_id", d.mesh != nullptr ? d.mesh->ClusterKeyIds()[0] : "")
       .Kv("pid", getpid());
   meshd::SdNotify("READY=1");
   d.busy_poll_us = config.mesh().busy_poll_us();

@@ -50,9 +50,7 @@ void RunLoop(uv_loop_t* loop, const uint32_t* max_poll_us, RunLoopStats* stats) 
     if (uv_run(loop, UV_RUN_ONCE) == 0) return;
     uint64_t last_event = uv_hrtime();
     // (The event may have been a reload that changed the ceiling.)
-    if (window.max_ns() != uint64_t{*max_poll_us} * 1000) {
-      window.set_max_ns(uint64_t{*max_poll_us} * 1000);
-    }
+    window.set_max_ns(uint64_t{*max_poll_us} * 1000);
     window.Slept(last_event - slept_from);
     st.poll_ns = window.ns();
     // Poll until the window has passed with nothing to do. The loop runs

@@ -190,9 +190,7 @@ HandshakeFailure Handshake::OnPeerAuth(std::string_view payload) {
     return CRYPTO_memcmp(want.data(), a.mac().data(), kMacBytes) == 0;
   };
   if (!proves(keys_->key)) {
-    bool any = false;
-    for (const std::string& k : keys_->accepted) any = any || proves(k);
-    if (!any) {
+    if (!std::any_of(keys_->accepted.begin(), keys_->accepted.end(), proves)) {
       failed_ = true;
       return HandshakeFailure::kWrongKey;
     }

@@ -45,6 +45,8 @@ void SetNoDelay(int fd) {
 
 MeshNode::Impl::Impl(uv_loop_t* loop, Options options, Handler* handler)
     : loop_(loop), options_(std::move(options)), handler_(handler) {
+  link_config_.keys = std::make_shared<const mesh::ClusterKeys>(
+      mesh::ClusterKeys{options_.cluster_key, options_.accepted_cluster_keys});
   uint64_t seed = 0;
   if (RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed) != 1) {
     seed = uv_hrtime() ^ static_cast<uint64_t>(getpid());
@@ -59,6 +61,19 @@ MeshNode::Impl::~Impl() {
     abort();
   }
   if (listen_fd_ >= 0) close(listen_fd_);
+}
+
+absl::Status MeshNode::Impl::ValidateKeys(const std::string& key,
+                                          const std::vector<std::string>& accepted) {
+  if (key.size() < kMinClusterKeyBytes) {
+    return absl::InvalidArgumentError("cluster key must be at least 16 bytes");
+  }
+  for (const std::string& k : accepted) {
+    if (k.size() < kMinClusterKeyBytes) {
+      return absl::InvalidArgumentError("an accepted cluster key must be at least 16 bytes");
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status MeshNode::Impl::ValidatePeers(const std::vector<Peer>& peers) const {
@@ -92,14 +107,7 @@ absl::Status MeshNode::Impl::ValidateOptions() const {
                                       o.node_name + "\"");
   }
   if (o.node_id == 0) return absl::InvalidArgumentError("node id must not be 0");
-  if (o.cluster_key.size() < kMinClusterKeyBytes) {
-    return absl::InvalidArgumentError("cluster key must be at least 16 bytes");
-  }
-  for (const std::string& k : o.accepted_cluster_keys) {
-    if (k.size() < kMinClusterKeyBytes) {
-      return absl::InvalidArgumentError("an accepted cluster key must be at least 16 bytes");
-    }
-  }
+  if (absl::Status s = ValidateKeys(o.cluster_key, o.accepted_cluster_keys); !s.ok()) return s;
   if (o.heartbeat_interval_ms < 1) return absl::InvalidArgumentError("heartbeat_interval_ms must be >= 1");
   if (o.dead_interval_ms <= 2ull * o.heartbeat_interval_ms) {
     return absl::InvalidArgumentError("dead_interval_ms must be more than twice heartbeat_interval_ms");
@@ -192,14 +200,7 @@ absl::Status MeshNode::Impl::Listen() {
 }
 
 absl::Status MeshNode::Impl::SetClusterKeys(std::string key, std::vector<std::string> accepted) {
-  if (key.size() < kMinClusterKeyBytes) {
-    return absl::InvalidArgumentError("cluster key must be at least 16 bytes");
-  }
-  for (const std::string& k : accepted) {
-    if (k.size() < kMinClusterKeyBytes) {
-      return absl::InvalidArgumentError("an accepted cluster key must be at least 16 bytes");
-    }
-  }
+  if (absl::Status s = ValidateKeys(key, accepted); !s.ok()) return s;
   // Handshakes under way keep the keys they started with.
   link_config_.keys = std::make_shared<const mesh::ClusterKeys>(
       mesh::ClusterKeys{std::move(key), std::move(accepted)});
@@ -207,13 +208,8 @@ absl::Status MeshNode::Impl::SetClusterKeys(std::string key, std::vector<std::st
 }
 
 std::vector<std::string> MeshNode::Impl::ClusterKeyIds() const {
-  const std::string& key =
-      link_config_.keys != nullptr ? link_config_.keys->key : options_.cluster_key;
-  const std::vector<std::string>& accepted = link_config_.keys != nullptr
-                                                 ? link_config_.keys->accepted
-                                                 : options_.accepted_cluster_keys;
-  std::vector<std::string> ids = {mesh::ClusterKeyId(key)};
-  for (const std::string& k : accepted) ids.push_back(mesh::ClusterKeyId(k));
+  std::vector<std::string> ids = {mesh::ClusterKeyId(link_config_.keys->key)};
+  for (const std::string& k : link_config_.keys->accepted) ids.push_back(mesh::ClusterKeyId(k));
   return ids;
 }
 
@@ -295,10 +291,6 @@ absl::Status MeshNode::Impl::Start() {
   link_config_.loop = loop_;
   link_config_.self_id = options_.node_id;
   link_config_.self_name = options_.node_name;
-  if (link_config_.keys == nullptr) {  // (else SetClusterKeys came before Start)
-    link_config_.keys = std::make_shared<const mesh::ClusterKeys>(
-        mesh::ClusterKeys{options_.cluster_key, options_.accepted_cluster_keys});
-  }
   link_config_.max_frame_bytes = options_.max_frame_bytes;
   link_config_.heartbeat_interval_ms = options_.heartbeat_interval_ms;
   link_config_.dead_interval_ms = options_.dead_interval_ms;

@@ -116,6 +116,8 @@ class MeshNode::Impl : public mesh::Link::Owner {
 
   // --- mesh_node.cc ---
   absl::Status ValidateOptions() const;
+  static absl::Status ValidateKeys(const std::string& key,
+                                   const std::vector<std::string>& accepted);
   absl::Status ValidatePeers(const std::vector<Peer>& peers) const;
   Dialer* AddDialer(const Peer& p);  // not dialed yet
   absl::Status Listen();
