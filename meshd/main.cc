@@ -5,8 +5,8 @@
 //
 // With no config file, meshd runs a single-node mesh with every default
 // (docs/config.md). SIGTERM/SIGINT stop it cleanly; SIGHUP reads the config
-// file again and applies the cluster keys, the peers, the log settings and
-// busy polling (Reload, below); systemd is told READY=1 / RELOADING=1 /
+// file again and applies the cluster keys, the peers, who may connect, the
+// limits, the log settings and busy polling (Reload, below); systemd is told READY=1 / RELOADING=1 /
 // STOPPING=1 (Type=notify).
 #include <malloc.h>
 #include <signal.h>
@@ -156,8 +156,10 @@ void Finish(Daemon* d) {
 // SIGHUP: reads the config file again and applies what can change while
 // meshd runs: the cluster keys (mesh.cluster_key_file and
 // mesh.accept_cluster_key_files), for every handshake from then on (links
-// that are up stay up); mesh.peers (MeshNode::SetPeers); the log settings
-// and mesh.busy_poll_us. Other settings that changed
+// that are up stay up); mesh.peers (MeshNode::SetPeers); who may connect
+// and the limits of the client and regions sections (all but the socket
+// and sfbuf_pool_pages), for what comes next; the log settings and
+// mesh.busy_poll_us. Other settings that changed
 // are named in a warning and take effect at the next restart. A config
 // file or key file that does not load changes nothing. systemd is told
 // RELOADING=1, then READY=1 with a STATUS= line saying how it went.
@@ -193,6 +195,20 @@ void Reload(Daemon* d) {
     *d->config->mutable_mesh()->mutable_cluster_key_file() = fresh->mesh().cluster_key_file();
     *d->config->mutable_mesh()->mutable_accept_cluster_key_files() =
         fresh->mesh().accept_cluster_key_files();
+  }
+  // Who may connect and the limits: from the next connection, LISTEN,
+  // CONNECT or region registration on; what is there already stays.
+  d->clients->SetAdmission(ClientOptions(*fresh));
+  d->broker->SetLimits(BrokerLimits(*fresh));
+  d->regions->SetLimits(RegionLimits(*fresh));
+  {
+    meshd::config::ClientConfig client = fresh->client();
+    client.set_socket_path(d->config->client().socket_path());  // bound at start
+    client.set_socket_mode(d->config->client().socket_mode());
+    *d->config->mutable_client() = client;
+    meshd::config::RegionsConfig regions = fresh->regions();
+    regions.set_sfbuf_pool_pages(d->config->regions().sfbuf_pool_pages());  // sized at start
+    *d->config->mutable_regions() = regions;
   }
   *d->config->mutable_log() = fresh->log();
   common::SetLogLevel(meshd::ToLogLevel(fresh->log().level()));

@@ -396,6 +396,70 @@ TEST_F(MeshdLocal, SighupReloadsTheLogSettings) {
   syslink_close(fd);
 }
 
+// SIGHUP applies who may connect and the limits, for what comes next:
+// services and clients already there stay.
+TEST(MeshdReload, SighupAppliesAdmissionAndLimits) {
+  TempDir dir;
+  Meshd meshd(dir.path(), "n3", "regions { max_region_bytes: 65536 }",
+              "socket_mode: 0666 max_services: 1");
+  ASSERT_TRUE(meshd.Start()) << meshd.ReadLog();
+  setenv("SYSLINK_MESHD", meshd.client_socket().c_str(), 1);
+  auto as_stranger = [] {
+    if (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0) return 30;
+    int fd;
+    const int err = Connect("", "a", 2000, &fd);
+    if (err != 0) return 100 + err;
+    return EchoRounds(fd, 2, 1, true);
+  };
+  Channel ready;
+  Child svc([&] { return ServeEcho("a", &ready, 0, nullptr); });
+  int64_t v;
+  ASSERT_TRUE(ready.Get(&v));
+  ASSERT_EQ(v, 0);
+  int b = -1;
+  EXPECT_EQ(Listen("b", &b), EAGAIN);  // max_services: 1
+  Child refused(as_stranger);
+  EXPECT_EQ(refused.Wait(), 100 + EACCES);
+  constexpr size_t kRegion = 131072;
+  void* mem = syslink_dma_alloc(kRegion);
+  ASSERT_NE(mem, nullptr);
+  struct syslink_region_key key;
+  ASSERT_EQ(syslink_region_register(mem, kRegion, SL_REGION_READ, &key), -1);
+  EXPECT_EQ(errno, EFBIG);
+
+  ASSERT_TRUE(meshd.Reload("max_services: 1", "max_services: 2 allowed_uids: 65534"));
+  ASSERT_TRUE(meshd.Reload("max_region_bytes: 65536", "max_region_bytes: 131072"));
+  EXPECT_EQ(meshd.ReadLog().find("wait for a restart"), std::string::npos) << meshd.ReadLog();
+  EXPECT_EQ(Listen("b", &b), 0);
+  Child let_in(as_stranger);
+  EXPECT_EQ(let_in.Wait(), 0);
+  EXPECT_EQ(syslink_region_register(mem, kRegion, SL_REGION_READ, &key), 0) << errno;
+
+  // Lowered again: refused from now on; what is registered stays.
+  ASSERT_TRUE(meshd.Reload("max_services: 2 allowed_uids: 65534", "max_services: 1"));
+  ASSERT_TRUE(meshd.Reload("max_region_bytes: 131072", "max_region_bytes: 65536"));
+  int c = -1;
+  EXPECT_EQ(Listen("c", &c), EAGAIN);
+  Child refused_again(as_stranger);
+  EXPECT_EQ(refused_again.Wait(), 100 + EACCES);
+  unsigned char back[16];
+  EXPECT_EQ(syslink_region_read(&key, 0, back, sizeof back), 16);
+  struct syslink_region_key key2;
+  // (A range not registered yet: the library keeps its registrations.)
+  EXPECT_EQ(syslink_region_register(mem, kRegion - 4096, SL_REGION_READ, &key2), -1);
+  EXPECT_EQ(errno, EFBIG);
+  int fd = -1;
+  ASSERT_EQ(Connect("", "a", 2000, &fd), 0);
+  EXPECT_EQ(EchoRounds(fd, 2, 1, true), 0);
+  syslink_close(fd);
+  syslink_close(b);
+  EXPECT_EQ(syslink_region_deregister(&key), 0);
+  syslink_dma_free(mem);
+  // The socket path and mode are bound at start: a change waits.
+  ASSERT_TRUE(meshd.Reload("socket_mode: 0666", "socket_mode: 0660"));
+  EXPECT_TRUE(meshd.WaitLog("settings=client.socket_mode")) << meshd.ReadLog();
+}
+
 // --check-config reads the cluster key files as meshd would at start or
 // on SIGHUP: a key file others may read fails the check, and says how to
 // fix it.

@@ -92,7 +92,7 @@ void Broker::Listen(Client* c, const Message& m) {
     err = EACCES;  // meshd's own
   } else if (services_.contains(m.service)) {
     err = EADDRINUSE;
-  } else if (services_.size() >= limits_.max_services) {
+  } else if (services_.size() - builtins_ >= limits_.max_services) {
     err = EAGAIN;
   }
   if (err != 0) {
@@ -117,6 +117,7 @@ int Broker::RegisterBuiltin(const std::string& name, Client* c) {
   if (services_.contains(name)) return EADDRINUSE;
   services_[name] = Service{name, c};
   service_of_[c] = name;
+  builtins_++;
   return 0;
 }
 
@@ -324,6 +325,7 @@ void Broker::ClientGone(Client* c) {
     common::Log(common::LogLevel::kInfo, "broker", "service gone")
         .Kv("service", svc->second)
         .Kv("pid", c->pid());
+    if (svc->second.rfind(kBuiltinPrefix, 0) == 0) builtins_--;
     services_.erase(svc->second);
     service_of_.erase(svc);
     for (auto it = sessions_.begin(); it != sessions_.end();) {

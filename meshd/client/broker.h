@@ -108,6 +108,11 @@ class Broker {
   Broker(std::string node_name, Limits limits, TimerFactory timers);
   ~Broker();
 
+  // New limits (a reload): they apply to the next LISTEN and CONNECT.
+  // Services and sessions already there stay, even over a lowered limit.
+  void SetLimits(const Limits& limits) { limits_ = limits; }
+  const Limits& limits() const { return limits_; }
+
   // Where CONNECTs to other nodes go (nullptr: only this node exists).
   void SetRemote(RemoteSessions* remote) { remote_ = remote; }
   // This node's id: a CONNECT naming it by id stays here.
@@ -187,7 +192,7 @@ class Broker {
   void Reply(Client* c, const libsyslink::ctl::Message& m, int error);
 
   const std::string node_name_;
-  const Limits limits_;
+  Limits limits_;
   TimerFactory timers_;
   RemoteSessions* remote_ = nullptr;
   RegionRequests* regions_ = nullptr;
@@ -197,6 +202,7 @@ class Broker {
   Counters counters_;
 
   absl::flat_hash_map<std::string, Service> services_;       // by name
+  size_t builtins_ = 0;  // of services_: meshd's own, not under max_services
   absl::flat_hash_map<Client*, std::string> service_of_;     // conn -> name
   absl::flat_hash_map<uint64_t, Session> sessions_;          // by sessid
   absl::flat_hash_map<pid_t, size_t> sessions_per_pid_;

@@ -136,6 +136,31 @@ TEST_F(BrokerTest, ListenRules) {
   EXPECT_EQ(third.Pop().m.error, 0);
 }
 
+// meshd's own services do not count against max_services; new limits
+// apply to the next LISTEN and leave the services there alone.
+TEST_F(BrokerTest, LimitsChangeForWhatComesNext) {
+  FakeClient own(1, 0);
+  ASSERT_EQ(broker.RegisterBuiltin("meshd.own", &own), 0);
+  Listen();
+  FakeClient b(300, 1000), c(301, 1000);
+  broker.OnRequest(&b, Req(Op::kListen, 1, "b"), {});
+  EXPECT_EQ(b.Pop().m.error, 0);  // two of the client's own, as max_services says
+  broker.OnRequest(&c, Req(Op::kListen, 1, "c"), {});
+  EXPECT_EQ(c.Pop().m.error, EAGAIN);
+  Broker::Limits l = limits();
+  l.max_services = 3;
+  broker.SetLimits(l);
+  broker.OnRequest(&c, Req(Op::kListen, 2, "c"), {});
+  EXPECT_EQ(c.Pop().m.error, 0);
+  l.max_services = 1;
+  broker.SetLimits(l);
+  EXPECT_EQ(broker.Services().size(), 4u);  // nothing withdrawn
+  broker.ClientGone(&c);
+  FakeClient d(302, 1000);
+  broker.OnRequest(&d, Req(Op::kListen, 1, "d"), {});
+  EXPECT_EQ(d.Pop().m.error, EAGAIN);  // two left, over the lowered limit
+}
+
 TEST_F(BrokerTest, ConnectOpensASessionWhenTheServiceAccepts) {
   Listen();
   auto open = Connect(&cli, 7);

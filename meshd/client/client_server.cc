@@ -178,6 +178,13 @@ class ClientServer::Conn : public Client {
 ClientServer::ClientServer(uv_loop_t* loop, Options options, Broker* broker)
     : loop_(loop), options_(std::move(options)), broker_(broker) {}
 
+void ClientServer::SetAdmission(const Options& o) {
+  options_.allowed_uids = o.allowed_uids;
+  options_.allowed_gids = o.allowed_gids;
+  options_.max_clients = o.max_clients;
+  options_.max_queued_bytes_per_client = o.max_queued_bytes_per_client;
+}
+
 ClientServer::~ClientServer() {
   if (listen_fd_ >= 0) close(listen_fd_);
 }

@@ -57,6 +57,14 @@ class ClientServer {
   size_t client_count() const { return conns_.size(); }
   const Counters& counters() const { return counters_; }
   const Options& options() const { return options_; }
+  // What a reload (SIGHUP) may change: takes allowed_uids, allowed_gids,
+  // max_clients and max_queued_bytes_per_client from O (socket_path and
+  // socket_mode stay as they were bound). The lists and max_clients apply
+  // to connections accepted from then on: clients already connected stay,
+  // even over a lowered max_clients or with a uid no longer listed.
+  // max_queued_bytes_per_client applies to the next message queued for any
+  // client.
+  void SetAdmission(const Options& o);
 
  private:
   class Conn;
@@ -68,7 +76,7 @@ class ClientServer {
   void Forget(Conn* c);
 
   uv_loop_t* const loop_;
-  const Options options_;
+  Options options_;
   Broker* const broker_;
   int listen_fd_ = -1;
   uv_poll_t listen_poll_;

@@ -73,6 +73,11 @@ class RegionTable {
 
   RegionTable(uint64_t node_id, Limits limits);
 
+  // New limits (a reload): they apply to the next Register. Regions already
+  // registered stay, even over a lowered limit.
+  void SetLimits(const Limits& limits) { limits_ = limits; }
+  const Limits& limits() const { return limits_; }
+
   // Registers LENGTH bytes at OFFSET of memfd FD for ACCESS on behalf of
   // OWNER (a connection; PID and UID for display). FD must be a memfd
   // sealed against shrinking that covers the range, opened O_RDWR and not
@@ -114,7 +119,7 @@ class RegionTable {
   void Free(Slot& s);
 
   const uint64_t node_id_;
-  const Limits limits_;
+  Limits limits_;
   std::vector<Slot> slots_;        // slot n is slots_[n - 1]
   std::vector<uint32_t> free_;     // freed slot numbers, reused last-freed first
   absl::flat_hash_map<const void*, size_t> per_owner_;
