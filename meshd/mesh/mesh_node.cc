@@ -226,49 +226,68 @@ MeshNode::Impl::Dialer* MeshNode::Impl::AddDialer(const Peer& p) {
   return dialers_.back().get();
 }
 
+void MeshNode::Impl::RetireDialer(Dialer* d) {
+  // No more dialing; a link still connecting goes, one that is up stays
+  // until it ends (it is then like a link the peer dialed).
+  d->retired = true;
+  d->timer_armed = false;
+  std::vector<LinkId> connecting;
+  for (auto& [id, slot] : links_) {
+    if (slot.dialer != d) continue;
+    slot.dialer = nullptr;
+    if (!slot.link->established()) connecting.push_back(id);
+  }
+  d->link = 0;
+  for (LinkId id : connecting) {
+    Link* l = FindLink(id);
+    if (l != nullptr && !l->closing()) {
+      l->Close(LinkCloseReason::kStopped, "peer removed from the config", true);
+    }
+  }
+  uv_timer_stop(&d->timer);
+  uv_close(reinterpret_cast<uv_handle_t*>(&d->timer), [](uv_handle_t* h) {
+    auto* d = static_cast<Dialer*>(h->data);
+    d->timer_closed = true;
+    d->node->open_handles_--;
+    d->node->FreeRetired(d);
+  });
+  // A name lookup under way ends in OnResolved, which frees D.
+  if (d->resolving != nullptr) uv_cancel(reinterpret_cast<uv_req_t*>(d->resolving));
+}
+
+void MeshNode::Impl::FreeRetired(Dialer* d) {
+  if (!d->timer_closed || d->resolving != nullptr) return;
+  auto it = std::find_if(dialers_.begin(), dialers_.end(),
+                         [d](const auto& p) { return p.get() == d; });
+  assert(it != dialers_.end());
+  dialers_.erase(it);
+  MaybeFinishStop();
+}
+
 absl::Status MeshNode::Impl::SetPeers(std::vector<Peer> peers) {
   if (state_ != State::kRunning) return absl::FailedPreconditionError("the node is not running");
   if (absl::Status s = ValidatePeers(peers); !s.ok()) return s;
   std::vector<std::string> added, removed;
+  std::vector<Dialer*> retire;
   for (auto& d : dialers_) {
     if (d->retired) continue;
     const bool kept = std::any_of(peers.begin(), peers.end(),
                                   [&](const Peer& p) { return p.address == d->peer.address; });
     if (kept) continue;
     removed.push_back(d->peer.address);
-    // No more dialing; a link still connecting goes, one that is up stays
-    // until it ends (it is then like a link the peer dialed).
-    d->retired = true;
-    if (d->timer_armed) uv_timer_stop(&d->timer);
-    d->timer_armed = false;
-    auto slot = links_.find(d->link);
-    if (slot != links_.end()) {
-      slot->second.dialer = nullptr;
-      if (!slot->second.link->established()) {
-        slot->second.link->Close(LinkCloseReason::kStopped, "peer removed from the config", true);
-      }
-    }
-    d->link = 0;
+    retire.push_back(d.get());
   }
+  for (Dialer* d : retire) RetireDialer(d);
   for (const Peer& p : peers) {
-    auto it = std::find_if(dialers_.begin(), dialers_.end(),
-                           [&](const auto& d) { return d->peer.address == p.address; });
-    Dialer* d = it != dialers_.end() ? it->get() : nullptr;
-    if (d != nullptr && !d->retired) {
-      d->peer.name = p.name;  // checked from the next admission on
+    auto it = std::find_if(dialers_.begin(), dialers_.end(), [&](const auto& d) {
+      return !d->retired && d->peer.address == p.address;
+    });
+    if (it != dialers_.end()) {
+      (*it)->peer.name = p.name;  // checked from the next admission on
       continue;
     }
     added.push_back(p.address);
-    if (d == nullptr) {
-      d = AddDialer(p);
-    } else {  // dialed before: the same Dialer again, afresh
-      d->retired = false;
-      d->peer = p;
-      d->backoff_ms = options_.backoff_min_ms;
-      d->failures = 0;
-      d->last_error.clear();
-    }
-    ScheduleDial(d, 0);
+    ScheduleDial(AddDialer(p), 0);
   }
   if (!added.empty() || !removed.empty()) {
     common::Log(common::LogLevel::kInfo, "mesh", "peers changed")
@@ -358,6 +377,7 @@ void MeshNode::Impl::Stop() {
     listen_fd_ = -1;
   }
   for (auto& d : dialers_) {
+    if (d->retired) continue;  // closing already (RetireDialer)
     uv_timer_stop(&d->timer);
     d->timer_armed = false;
     CloseHandle(reinterpret_cast<uv_handle_t*>(&d->timer));
@@ -591,7 +611,11 @@ void MeshNode::Impl::OnResolved(uv_getaddrinfo_t* req, int status, struct addrin
   self->resolving_--;
   if (self->state_ != State::kRunning || d->retired) {
     if (res != nullptr) uv_freeaddrinfo(res);
-    self->MaybeFinishStop();
+    if (d->retired) {
+      self->FreeRetired(d);  // (calls MaybeFinishStop)
+    } else {
+      self->MaybeFinishStop();
+    }
     return;
   }
   if (status != 0 || res == nullptr) {
@@ -955,6 +979,7 @@ std::vector<LinkInfo> MeshNode::Links() const { return impl_->Links(); }
 std::vector<NodeInfo> MeshNode::Nodes() const { return impl_->Nodes(); }
 std::vector<NodeInfo> MeshNode::Routes() const { return impl_->Routes(); }
 std::vector<DialerInfo> MeshNode::Dialers() const { return impl_->Dialers(); }
+size_t MeshNode::DialersHeld() const { return impl_->DialersHeld(); }
 const MeshCounters& MeshNode::counters() const { return impl_->counters(); }
 void MeshNode::SetFrozenForTest(bool frozen) { impl_->SetFrozen(frozen); }
 

@@ -145,8 +145,10 @@ class MeshNode {
   absl::Status SetClusterKeys(std::string key, std::vector<std::string> accepted);
   // Replaces the configured peers while running: new addresses are dialed
   // at once; removed ones are no longer dialed (a link to one that is still
-  // connecting is closed; one that is up stays until it ends); for kept
-  // ones only the expected name changes, checked from the next handshake.
+  // connecting is closed; one that is up stays until it ends) and their
+  // dialers are freed; for kept ones only the expected name changes,
+  // checked from the next handshake. A removed address added back later
+  // starts afresh (attempts and backoff from zero).
   // InvalidArgument (nothing changes) for peers Options would refuse, or an
   // address given twice; FailedPrecondition unless running.
   absl::Status SetPeers(std::vector<Peer> peers);
@@ -216,7 +218,10 @@ class MeshNode {
   std::vector<LinkInfo> Links() const;
   std::vector<NodeInfo> Nodes() const;   // every node in the LSDB, this one included
   std::vector<NodeInfo> Routes() const;  // reachable nodes other than this one
-  std::vector<DialerInfo> Dialers() const;
+  std::vector<DialerInfo> Dialers() const;  // one per configured peer
+  // The dialers in memory: the configured peers', and those of peers just
+  // removed until libuv is done with them (a loop turn or a name lookup).
+  size_t DialersHeld() const;
   const MeshCounters& counters() const;
 
   // Fault injection for tests: a frozen node behaves like a hung process:

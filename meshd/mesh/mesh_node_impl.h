@@ -60,6 +60,7 @@ class MeshNode::Impl : public mesh::Link::Owner {
   std::vector<NodeInfo> Nodes() const;
   std::vector<NodeInfo> Routes() const;
   std::vector<DialerInfo> Dialers() const;
+  size_t DialersHeld() const { return dialers_.size(); }
   const MeshCounters& counters() const { return counters_; }
   void SetFrozen(bool frozen);
 
@@ -92,9 +93,10 @@ class MeshNode::Impl : public mesh::Link::Owner {
     uint64_t attempts = 0;
     uint64_t failures = 0;  // consecutive
     std::string last_error;
-    // Removed from the peers by SetPeers: never dialed again, unless added
-    // back (kept, with its timer, until Stop: one per address ever set).
+    // Removed from the peers by SetPeers: never dialed again, and freed
+    // (FreeRetired) once its timer is closed and no lookup is under way.
     bool retired = false;
+    bool timer_closed = false;
   };
 
   struct LinkSlot {
@@ -120,6 +122,8 @@ class MeshNode::Impl : public mesh::Link::Owner {
                                    const std::vector<std::string>& accepted);
   absl::Status ValidatePeers(const std::vector<Peer>& peers) const;
   Dialer* AddDialer(const Peer& p);  // not dialed yet
+  void RetireDialer(Dialer* d);      // removed from the peers: no more dials
+  void FreeRetired(Dialer* d);       // frees D if libuv is done with it
   absl::Status Listen();
   static void OnListenEvent(uv_poll_t* h, int status, int events);
   void Accept();

@@ -239,6 +239,17 @@ TEST_F(MeshTest, PeersChangeWhileRunning) {
   ASSERT_TRUE((*a)->SetPeers({{Addr(c), ""}, {b_addr, ""}}).ok());
   ASSERT_TRUE(RunUntil([&] { return (*a)->Reachable(3); }));
   EXPECT_EQ((*a)->Dialers().size(), 2u);
+  // Removed peers' dialers are freed, however many come and go, waiting,
+  // connecting or resolving a name at the time.
+  for (int i = 0; i < 50; i++) {
+    const std::string port = std::to_string(1 + i);
+    ASSERT_TRUE((*a)->SetPeers({{Addr(c), ""}, {"127.0.0.1:" + port, ""}, {"localhost:" + port, ""}})
+                    .ok());
+    if (i % 2 == 0) RunFor(absl::Milliseconds(1));
+  }
+  ASSERT_TRUE((*a)->SetPeers({{Addr(c), ""}}).ok());
+  EXPECT_TRUE(RunUntil([&] { return (*a)->DialersHeld() == 1; })) << (*a)->DialersHeld();
+  EXPECT_TRUE((*a)->Reachable(3));
 }
 
 TEST_F(MeshTest, LineConverges) {
