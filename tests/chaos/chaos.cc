@@ -1,7 +1,8 @@
 // chaos: sustained request/reply load across a three-node mesh while a
 // driver SIGKILLs and restarts meshd instances, services and clients, and
-// region owners and the processes that read and write their regions.
-// Every process that sends commands checks that each one got exactly one
+// region owners and the processes that read and write their regions, and
+// reloads the meshds' configs (SIGHUP: busy polling on and off, the log
+// level, and one of b's peers dropped and added back). Every process that sends commands checks that each one got exactly one
 // reply (real or synthesized) before its session ended, and reports what it
 // counted; the driver adds it all up.
 //
@@ -49,8 +50,10 @@ ABSL_FLAG(int, window, 8, "commands each client keeps outstanding");
 ABSL_FLAG(int, kill_ms, 700, "time between kills");
 ABSL_FLAG(int64_t, min_commands, 0, "fail unless at least this many commands were counted");
 ABSL_FLAG(uint32_t, seed, 1, "random seed for the kill schedule");
-ABSL_FLAG(int32_t, busy_poll_us, -1,
-          "every meshd's mesh.busy_poll_us (-1: meshd's default, adaptive up to 200 µs; 0: off)");
+ABSL_FLAG(int32_t, busy_poll_us, 200,
+          "every meshd's mesh.busy_poll_us (200: meshd's default; 0: off); reloads turn it to 0 "
+          "and back");
+ABSL_FLAG(int, reload_ms, 1300, "time between config reloads (SIGHUP; 0: none)");
 
 namespace {
 
@@ -474,6 +477,12 @@ int FreePort() {
   return ntohs(a.sin_port);
 }
 
+// Config text: a peer on loopback PORT; busy polling up to US.
+std::string PeerText(int port) {
+  return "peers { address: \"127.0.0.1:" + std::to_string(port) + "\" }";
+}
+std::string PollText(int us) { return "busy_poll_us: " + std::to_string(us); }
+
 long RssKb(pid_t pid) {
   FILE* f = fopen(("/proc/" + std::to_string(pid) + "/status").c_str(), "r");
   if (f == nullptr) return -1;
@@ -508,11 +517,9 @@ int main(int argc, char** argv) {
                        "cluster_key_file: \"" + key + "\" listen_address: \"127.0.0.1:" +
                        std::to_string(ports[i]) + "\"";
     for (size_t j = 0; j < i; j++) {  // a full triangle: each dials the ones before it
-      mesh += " peers { address: \"127.0.0.1:" + std::to_string(ports[j]) + "\" }";
+      mesh += " " + PeerText(ports[j]);
     }
-    if (absl::GetFlag(FLAGS_busy_poll_us) >= 0) {
-      mesh += " busy_poll_us: " + std::to_string(absl::GetFlag(FLAGS_busy_poll_us));
-    }
+    mesh += " " + PollText(absl::GetFlag(FLAGS_busy_poll_us));
     nodes.push_back(std::make_unique<Meshd>(dir.path(), names[i], mesh + " }"));
     if (!nodes.back()->Start()) {
       fprintf(stderr, "chaos: meshd %s did not start:\n%s\n", names[i].c_str(),
@@ -583,13 +590,49 @@ int main(int argc, char** argv) {
   const auto end = t0 + std::chrono::seconds(seconds);
   long rss_before = -1;
   int kills_meshd = 0, kills_service = 0, kills_client = 0, kills_owner = 0, kills_user = 0;
+  int reloads = 0;
   auto next_kill = t0 + std::chrono::milliseconds(1500);  // let the mesh settle first
+  const int reload_ms = absl::GetFlag(FLAGS_reload_ms);
+  auto next_reload = t0 + std::chrono::milliseconds(reload_ms > 0 ? 2000 : seconds * 1000 + 1);
+  // Each node's next change, in turn: polling off and on, the log level,
+  // and (b only) the peer a dropped and restored. A meshd killed meanwhile
+  // restarts on the file as it is.
+  std::vector<int> turn(names.size(), 0);
+  std::vector<bool> poll_off(names.size(), false), quiet(names.size(), false);
+  bool b_dropped_a = false;
+  const int poll_us = absl::GetFlag(FLAGS_busy_poll_us);
   while (std::chrono::steady_clock::now() < end) {
     struct pollfd pfd = {pipefd[0], POLLIN, 0};
     poll(&pfd, 1, 50);
     drain_reports();
     const auto now = std::chrono::steady_clock::now();
     if (rss_before < 0 && now - t0 > std::chrono::seconds(3)) rss_before = RssKb(nodes[0]->pid());
+    if (now >= next_reload) {
+      next_reload = now + std::chrono::milliseconds(reload_ms);
+      const size_t n = rng() % names.size();
+      const int what = turn[n]++ % (n == 1 ? 3 : 2);
+      bool ok;
+      if (what == 0) {
+        ok = nodes[n]->Reload(PollText(poll_off[n] ? 0 : poll_us),
+                              PollText(poll_off[n] ? poll_us : 0));
+        poll_off[n] = !poll_off[n];
+      } else if (what == 1) {
+        ok = nodes[n]->Reload(quiet[n] ? "level: INFO" : "level: DEBUG",
+                              quiet[n] ? "level: DEBUG" : "level: INFO");
+        quiet[n] = !quiet[n];
+      } else {
+        // (The config is one line: the comment ends where the peer was.)
+        const std::string peer = PeerText(ports[0]), dropped = "\n# peer a dropped\n";
+        ok = nodes[n]->Reload(b_dropped_a ? dropped : peer, b_dropped_a ? peer : dropped);
+        b_dropped_a = !b_dropped_a;
+      }
+      if (!ok) {
+        fprintf(stderr, "chaos: reload of meshd %s failed:\n%s\n", names[n].c_str(),
+                nodes[n]->ReadLog().c_str());
+        return 1;
+      }
+      reloads++;
+    }
     if (now < next_kill) continue;
     next_kill = now + std::chrono::milliseconds(absl::GetFlag(FLAGS_kill_ms));
     const int dice = static_cast<int>(rng() % 10);
@@ -657,8 +700,8 @@ int main(int argc, char** argv) {
   }
   const bool memory_ok = rss_before > 0 && rss_after > 0 && rss_after < rss_before * 2 + 16384;
   printf("chaos: %d s, %d meshd kills, %d service kills, %d client kills, %d region owner kills, "
-         "%d region user kills\n",
-         seconds, kills_meshd, kills_service, kills_client, kills_owner, kills_user);
+         "%d region user kills, %d reloads\n",
+         seconds, kills_meshd, kills_service, kills_client, kills_owner, kills_user, reloads);
   printf("chaos: %lld commands sent, %lld real replies, %lld synthesized replies, %lld sessions "
          "checked\n",
          static_cast<long long>(total.sent), static_cast<long long>(total.real),
