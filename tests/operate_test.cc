@@ -307,6 +307,12 @@ TEST_F(Operate, EveryObjectAsJsonAndTables) {
   EXPECT_TRUE(a_->WaitLog("busy_poll_us=0")) << a_->ReadLog();
   r = Ctl(a_ctl_ + " status");
   EXPECT_NE(r.out.find("busy polling:    off"), std::string::npos) << r.out;
+  // So do the client limits; the status shows what runs.
+  const std::string sock = "socket_path: \"" + a_->client_socket() + "\"";
+  ASSERT_TRUE(a_->Reload(sock, sock + " max_services: 7"));
+  r = Ctl(a_ctl_ + " -j status");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(Parse<meshd::admin::GetStatusResponse>(r.out).config().max_services(), 7u) << r.out;
   ASSERT_EQ(syslink_region_read(&key, 4096, page, sizeof page), 4096) << strerror(errno);
 
   // Tables: every object, each showing what is live right now.
