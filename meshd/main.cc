@@ -6,8 +6,8 @@
 // With no config file, meshd runs a single-node mesh with every default
 // (docs/config.md). SIGTERM/SIGINT stop it cleanly; SIGHUP reads the config
 // file again and applies the cluster keys, the peers, who may connect, the
-// limits, the log settings and busy polling (Reload, below); systemd is told READY=1 / RELOADING=1 /
-// STOPPING=1 (Type=notify).
+// limits, the log settings and busy polling (Reload, below); systemd is
+// told READY=1 / RELOADING=1 / STOPPING=1 (Type=notify).
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -159,8 +159,8 @@ void Finish(Daemon* d) {
 // that are up stay up); mesh.peers (MeshNode::SetPeers); who may connect
 // and the limits of the client and regions sections (all but the socket
 // and sfbuf_pool_pages), for what comes next; the log settings and
-// mesh.busy_poll_us. Other settings that changed
-// are named in a warning and take effect at the next restart. A config
+// mesh.busy_poll_us. Other settings that changed are named in a warning
+// and take effect at the next restart. A config
 // file or key file that does not load changes nothing. systemd is told
 // RELOADING=1, then READY=1 with a STATUS= line saying how it went.
 void Reload(Daemon* d) {

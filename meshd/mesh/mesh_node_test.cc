@@ -243,8 +243,9 @@ TEST_F(MeshTest, PeersChangeWhileRunning) {
   // connecting or resolving a name at the time.
   for (int i = 0; i < 50; i++) {
     const std::string port = std::to_string(1 + i);
-    ASSERT_TRUE((*a)->SetPeers({{Addr(c), ""}, {"127.0.0.1:" + port, ""}, {"localhost:" + port, ""}})
-                    .ok());
+    const std::vector<MeshNode::Peer> peers = {
+        {Addr(c), ""}, {"127.0.0.1:" + port, ""}, {"localhost:" + port, ""}};
+    ASSERT_TRUE((*a)->SetPeers(peers).ok());
     if (i % 2 == 0) RunFor(absl::Milliseconds(1));
   }
   ASSERT_TRUE((*a)->SetPeers({{Addr(c), ""}}).ok());

@@ -1,17 +1,19 @@
 // chaos: sustained request/reply load across a three-node mesh while a
-// driver SIGKILLs and restarts meshd instances, services and clients, and
+// driver SIGKILLs and restarts meshd instances, services and clients,
 // region owners and the processes that read and write their regions, and
-// reloads the meshds' configs (SIGHUP: busy polling on and off, the log
-// level, and one of b's peers dropped and added back). Every process that sends commands checks that each one got exactly one
-// reply (real or synthesized) before its session ended, and reports what it
-// counted; the driver adds it all up.
+// reloads the meshds' configs (SIGHUP: busy polling off and on, the log
+// level, and one of b's peers dropped and added back). Every process that
+// sends commands checks that each one got exactly one reply (real or
+// synthesized) before its session ended, and reports what it counted; the
+// driver adds it all up.
 //
 //   bazel run //tests/chaos -- --seconds=300            # a long run
 //   bazel test //tests/chaos:chaos_test                 # 40 s, part of the suite
 //
 // Exits 0 only if no reply was lost or duplicated, no region read returned
 // bytes that were not the owner's, no region operation failed but for a
-// failure that explains it, and meshd a's memory stayed bounded. Commands in flight in a process at the moment it was
+// failure that explains it, every reload succeeded, and meshd a's memory
+// stayed bounded. Commands in flight in a process at the moment it was
 // killed cannot be accounted by it (it is gone) and are left out; replies
 // owed to a killed process are what its peers count (their commands to it
 // must each get one ECONNRESET).
