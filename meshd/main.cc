@@ -158,8 +158,8 @@ void Finish(Daemon* d) {
 // mesh.accept_cluster_key_files), for every handshake from then on (links
 // that are up stay up); mesh.peers (MeshNode::SetPeers); who may connect
 // and the limits of the client and regions sections (all but the socket
-// and sfbuf_pool_pages), for what comes next; the log settings and
-// mesh.busy_poll_us. Other settings that changed are named in a warning
+// and sfbuf_pool_pages), for what comes next; drain.timeout_ms; the log
+// settings and mesh.busy_poll_us. Other settings that changed are named in a warning
 // and take effect at the next restart. A config
 // file or key file that does not load changes nothing. systemd is told
 // RELOADING=1, then READY=1 with a STATUS= line saying how it went.
@@ -210,6 +210,9 @@ void Reload(Daemon* d) {
     regions.set_sfbuf_pool_pages(d->config->regions().sfbuf_pool_pages());  // sized at start
     *d->config->mutable_regions() = regions;
   }
+  // The next drain's grace period (one under way keeps its deadline).
+  d->drain_timeout_ms = fresh->drain().timeout_ms();
+  *d->config->mutable_drain() = fresh->drain();
   *d->config->mutable_log() = fresh->log();
   common::SetLogLevel(meshd::ToLogLevel(fresh->log().level()));
   common::SetLogFormat(meshd::ToLogFormat(fresh->log().format()));

@@ -385,10 +385,10 @@ TEST_F(MeshdLocal, SighupReloadsTheLogSettings) {
   // The reload's own line is the first in the new format.
   EXPECT_TRUE(meshd_->WaitLog("\"msg\":\"reloaded\"")) << meshd_->ReadLog();
   ASSERT_TRUE(meshd_->Reload("log { level: DEBUG format: JSON }",
-                             "log { level: DEBUG format: JSON }\ndrain { timeout_ms: 100 }"));
-  EXPECT_TRUE(meshd_->WaitLog("\"settings\":\"drain.timeout_ms\"")) << meshd_->ReadLog();
-  ASSERT_TRUE(meshd_->Reload("drain { timeout_ms: 100 }", "drain { timeout_ms: 100 ",
-                             "STATUS=reload failed"));
+                             "log { level: DEBUG format: JSON }\n"
+                             "metrics { address: \"127.0.0.1:0\" }"));
+  EXPECT_TRUE(meshd_->WaitLog("\"settings\":\"metrics.address\"")) << meshd_->ReadLog();
+  ASSERT_TRUE(meshd_->Reload("metrics {", "metrics { {", "STATUS=reload failed"));
   EXPECT_TRUE(meshd_->WaitLog("reload failed, nothing changed")) << meshd_->ReadLog();
   int fd = -1;
   ASSERT_EQ(ConnectRetry("echo", &fd, std::chrono::seconds(10)), 0);
@@ -396,8 +396,8 @@ TEST_F(MeshdLocal, SighupReloadsTheLogSettings) {
   syslink_close(fd);
 }
 
-// SIGHUP applies who may connect and the limits, for what comes next:
-// services and clients already there stay.
+// SIGHUP applies who may connect, the limits and the drain timeout, for
+// what comes next: services and clients already there stay.
 TEST(MeshdReload, SighupAppliesAdmissionAndLimits) {
   TempDir dir;
   Meshd meshd(dir.path(), "n3", "regions { max_region_bytes: 65536 }",
@@ -437,7 +437,9 @@ TEST(MeshdReload, SighupAppliesAdmissionAndLimits) {
 
   // Lowered again: refused from now on; what is registered stays.
   ASSERT_TRUE(meshd.Reload("max_services: 2 allowed_uids: 65534", "max_services: 1"));
-  ASSERT_TRUE(meshd.Reload("max_region_bytes: 131072", "max_region_bytes: 65536"));
+  // (And the next drain's grace period, in a section of its own.)
+  ASSERT_TRUE(meshd.Reload("max_region_bytes: 131072",
+                           "max_region_bytes: 65536 } drain { timeout_ms: 1234"));
   int c = -1;
   EXPECT_EQ(Listen("c", &c), EAGAIN);
   Child refused_again(as_stranger);
@@ -458,6 +460,8 @@ TEST(MeshdReload, SighupAppliesAdmissionAndLimits) {
   // The socket path and mode are bound at start: a change waits.
   ASSERT_TRUE(meshd.Reload("socket_mode: 0666", "socket_mode: 0660"));
   EXPECT_TRUE(meshd.WaitLog("settings=client.socket_mode")) << meshd.ReadLog();
+  meshd.Signal(SIGTERM);
+  EXPECT_TRUE(meshd.WaitLog("msg=draining signal=SIGTERM timeout_ms=1234")) << meshd.ReadLog();
 }
 
 // --check-config reads the cluster key files as meshd would at start or
