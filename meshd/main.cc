@@ -110,6 +110,15 @@ std::vector<meshd::MeshNode::Peer> MeshPeers(const meshd::config::MeshConfig& me
   return peers;
 }
 
+meshd::MeshNode::Timers MeshTimers(const meshd::config::MeshConfig& mesh) {
+  meshd::MeshNode::Timers t;
+  t.heartbeat_interval_ms = mesh.heartbeat_interval_ms();
+  t.dead_interval_ms = mesh.dead_interval_ms();
+  t.backoff_min_ms = mesh.reconnect_backoff_min_ms();
+  t.backoff_max_ms = mesh.reconnect_backoff_max_ms();
+  return t;
+}
+
 meshd::MeshNode::Options MeshOptions(const MeshdConfig& c, meshd::ClusterKeyFiles keys) {
   meshd::MeshNode::Options o;
   o.node_name = c.node().name();
@@ -118,10 +127,11 @@ meshd::MeshNode::Options MeshOptions(const MeshdConfig& c, meshd::ClusterKeyFile
   o.peers = MeshPeers(c.mesh());
   o.cluster_key = std::move(keys.key);
   o.accepted_cluster_keys = std::move(keys.accepted);
-  o.heartbeat_interval_ms = c.mesh().heartbeat_interval_ms();
-  o.dead_interval_ms = c.mesh().dead_interval_ms();
-  o.backoff_min_ms = c.mesh().reconnect_backoff_min_ms();
-  o.backoff_max_ms = c.mesh().reconnect_backoff_max_ms();
+  const meshd::MeshNode::Timers t = MeshTimers(c.mesh());
+  o.heartbeat_interval_ms = t.heartbeat_interval_ms;
+  o.dead_interval_ms = t.dead_interval_ms;
+  o.backoff_min_ms = t.backoff_min_ms;
+  o.backoff_max_ms = t.backoff_max_ms;
   o.max_link_queued_bytes = c.mesh().max_link_queued_bytes();
   o.max_nodes = c.mesh().max_nodes();
   return o;
@@ -156,12 +166,13 @@ void Finish(Daemon* d) {
 // SIGHUP: reads the config file again and applies what can change while
 // meshd runs: the cluster keys (mesh.cluster_key_file and
 // mesh.accept_cluster_key_files), for every handshake from then on (links
-// that are up stay up); mesh.peers (MeshNode::SetPeers); who may connect
-// and the limits of the client and regions sections (all but the socket
-// and sfbuf_pool_pages), for what comes next; drain.timeout_ms; the log
-// settings and mesh.busy_poll_us. Other settings that changed are named in a warning
-// and take effect at the next restart. A config
-// file or key file that does not load changes nothing. systemd is told
+// that are up stay up); mesh.peers (MeshNode::SetPeers); the heartbeat and
+// dead intervals and the reconnect backoff (MeshNode::SetTimers); who may
+// connect and the limits of the client and regions sections (all but the
+// socket and sfbuf_pool_pages), for what comes next; drain.timeout_ms; the
+// log settings and mesh.busy_poll_us. Other settings that changed are
+// named in a warning and take effect at the next restart. A config file or
+// key file that does not load changes nothing. systemd is told
 // RELOADING=1, then READY=1 with a STATUS= line saying how it went.
 void Reload(Daemon* d) {
   meshd::SdNotify("RELOADING=1");
@@ -187,11 +198,18 @@ void Reload(Daemon* d) {
     keys = meshd::LoadClusterKeys(fresh->mesh());
     if (!keys.ok()) return fail(keys.status());
     if (absl::Status s = d->mesh->SetPeers(MeshPeers(fresh->mesh())); !s.ok()) return fail(s);
+    // (Cannot fail either: the config's checks are MeshNode's.)
+    if (absl::Status s = d->mesh->SetTimers(MeshTimers(fresh->mesh())); !s.ok()) return fail(s);
     // (Cannot fail: LoadClusterKeys checked what SetClusterKeys does.)
     if (absl::Status s = d->mesh->SetClusterKeys(keys->key, keys->accepted); !s.ok()) {
       return fail(s);
     }
     *d->config->mutable_mesh()->mutable_peers() = fresh->mesh().peers();
+    meshd::config::MeshConfig* m = d->config->mutable_mesh();
+    m->set_heartbeat_interval_ms(fresh->mesh().heartbeat_interval_ms());
+    m->set_dead_interval_ms(fresh->mesh().dead_interval_ms());
+    m->set_reconnect_backoff_min_ms(fresh->mesh().reconnect_backoff_min_ms());
+    m->set_reconnect_backoff_max_ms(fresh->mesh().reconnect_backoff_max_ms());
     *d->config->mutable_mesh()->mutable_cluster_key_file() = fresh->mesh().cluster_key_file();
     *d->config->mutable_mesh()->mutable_accept_cluster_key_files() =
         fresh->mesh().accept_cluster_key_files();

@@ -602,6 +602,33 @@ TEST_F(MeshLoopback, PeersChangeOnSighup) {
   d.reset();
 }
 
+// The failure-detection timers change on SIGHUP: with a long dead interval
+// a hung (SIGSTOPped) B stays up for A; shortened again, A declares it dead
+// at once; B resumed, traffic crosses it again.
+TEST_F(MeshLoopback, TimersChangeOnSighup) {
+  StartLine();
+  Channel ready;
+  auto svc = StartEcho(*c_, &ready);
+  ASSERT_NE(svc, nullptr);
+  Use(*a_);
+  int fd;
+  ASSERT_EQ(ConnectWithin("c", "echo", std::chrono::seconds(20), &fd), 0) << a_->ReadLog();
+  syslink_close(fd);
+  ASSERT_TRUE(a_->Reload("dead_interval_ms: 400", "dead_interval_ms: 30000")) << a_->ReadLog();
+  EXPECT_EQ(a_->ReadLog().find("wait for a restart"), std::string::npos) << a_->ReadLog();
+  ASSERT_EQ(kill(b_->pid(), SIGSTOP), 0);
+  // Three of the old dead intervals: the link stays.
+  EXPECT_FALSE(a_->WaitLog("reason=dead", std::chrono::milliseconds(1200))) << a_->ReadLog();
+  ASSERT_TRUE(a_->Reload("dead_interval_ms: 30000", "dead_interval_ms: 400")) << a_->ReadLog();
+  EXPECT_TRUE(a_->WaitLog("reason=dead", std::chrono::seconds(5))) << a_->ReadLog();
+  ASSERT_EQ(kill(b_->pid(), SIGCONT), 0);
+  ASSERT_EQ(ConnectWithin("c", "echo", std::chrono::seconds(20), &fd), 0) << a_->ReadLog();
+  unsigned char* buf = static_cast<unsigned char*>(syslink_dma_alloc(65536));
+  EXPECT_EQ(EchoOnce(fd, 1, buf), 0);
+  syslink_close(fd);
+  syslink_dma_free(buf);
+}
+
 // Strangers whose Hello does not parse (a node name that is not UTF-8) are
 // refused, and what libprotobuf says about each is a log event in meshd's
 // format under the same rate limit as meshd's own lines, not a raw line

@@ -100,6 +100,23 @@ absl::Status MeshNode::Impl::ValidatePeers(const std::vector<Peer>& peers) const
   return absl::OkStatus();
 }
 
+absl::Status MeshNode::Impl::ValidateTimers(const Timers& t) {
+  if (t.heartbeat_interval_ms < 1) return absl::InvalidArgumentError("heartbeat_interval_ms must be >= 1");
+  if (t.dead_interval_ms <= 2ull * t.heartbeat_interval_ms) {
+    return absl::InvalidArgumentError("dead_interval_ms must be more than twice heartbeat_interval_ms");
+  }
+  if (t.backoff_min_ms < 1 || t.backoff_max_ms < t.backoff_min_ms) {
+    return absl::InvalidArgumentError("need 1 <= backoff_min_ms <= backoff_max_ms");
+  }
+  return absl::OkStatus();
+}
+
+uint64_t MeshNode::Impl::TickMs() const {
+  // Ticks drive heartbeats, dead intervals and handshake timeouts.
+  return std::clamp<uint64_t>(
+      std::min<uint64_t>(options_.heartbeat_interval_ms, options_.dead_interval_ms / 4) / 2, 1, 100);
+}
+
 absl::Status MeshNode::Impl::ValidateOptions() const {
   const Options& o = options_;
   if (!mesh::ValidNodeName(o.node_name)) {
@@ -108,12 +125,10 @@ absl::Status MeshNode::Impl::ValidateOptions() const {
   }
   if (o.node_id == 0) return absl::InvalidArgumentError("node id must not be 0");
   if (absl::Status s = ValidateKeys(o.cluster_key, o.accepted_cluster_keys); !s.ok()) return s;
-  if (o.heartbeat_interval_ms < 1) return absl::InvalidArgumentError("heartbeat_interval_ms must be >= 1");
-  if (o.dead_interval_ms <= 2ull * o.heartbeat_interval_ms) {
-    return absl::InvalidArgumentError("dead_interval_ms must be more than twice heartbeat_interval_ms");
-  }
-  if (o.backoff_min_ms < 1 || o.backoff_max_ms < o.backoff_min_ms) {
-    return absl::InvalidArgumentError("need 1 <= backoff_min_ms <= backoff_max_ms");
+  if (absl::Status s = ValidateTimers({o.heartbeat_interval_ms, o.dead_interval_ms,
+                                       o.backoff_min_ms, o.backoff_max_ms});
+      !s.ok()) {
+    return s;
   }
   if (o.max_frame_bytes < mesh::kMinMaxFrameBytes) {
     return absl::InvalidArgumentError(absl::StrCat("max_frame_bytes must be >= ", mesh::kMinMaxFrameBytes));
@@ -264,6 +279,27 @@ void MeshNode::Impl::FreeRetired(Dialer* d) {
   MaybeFinishStop();
 }
 
+absl::Status MeshNode::Impl::SetTimers(const Timers& t) {
+  if (state_ != State::kRunning) return absl::FailedPreconditionError("the node is not running");
+  if (absl::Status s = ValidateTimers(t); !s.ok()) return s;
+  options_.heartbeat_interval_ms = t.heartbeat_interval_ms;
+  options_.dead_interval_ms = t.dead_interval_ms;
+  options_.backoff_min_ms = t.backoff_min_ms;
+  options_.backoff_max_ms = t.backoff_max_ms;
+  link_config_.heartbeat_interval_ms = t.heartbeat_interval_ms;  // links read it each tick
+  link_config_.dead_interval_ms = t.dead_interval_ms;
+  const uint64_t tick_ms = TickMs();
+  uv_timer_start(&tick_, OnTick, tick_ms, tick_ms);
+  for (auto& d : dialers_) {
+    if (d->retired) continue;
+    d->backoff_ms = std::clamp<uint64_t>(d->backoff_ms, t.backoff_min_ms, t.backoff_max_ms);
+    if (d->timer_armed && uv_timer_get_due_in(&d->timer) > t.backoff_max_ms) {
+      ScheduleDial(d.get(), Jitter(t.backoff_max_ms));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status MeshNode::Impl::SetPeers(std::vector<Peer> peers) {
   if (state_ != State::kRunning) return absl::FailedPreconditionError("the node is not running");
   if (absl::Status s = ValidatePeers(peers); !s.ok()) return s;
@@ -338,9 +374,7 @@ absl::Status MeshNode::Impl::Start() {
   for (auto& d : dialers_) ScheduleDial(d.get(), 0);
 
   UpdateSelfLsa();
-  // Ticks drive heartbeats, dead intervals and handshake timeouts.
-  const uint64_t tick_ms = std::clamp<uint64_t>(
-      std::min<uint64_t>(options_.heartbeat_interval_ms, options_.dead_interval_ms / 4) / 2, 1, 100);
+  const uint64_t tick_ms = TickMs();
   uv_timer_start(&tick_, OnTick, tick_ms, tick_ms);
   last_purge_ms_ = uv_now(loop_);
 
@@ -952,6 +986,7 @@ absl::Status MeshNode::SetClusterKeys(std::string key, std::vector<std::string> 
 }
 std::vector<std::string> MeshNode::ClusterKeyIds() const { return impl_->ClusterKeyIds(); }
 absl::Status MeshNode::SetPeers(std::vector<Peer> peers) { return impl_->SetPeers(std::move(peers)); }
+absl::Status MeshNode::SetTimers(const Timers& t) { return impl_->SetTimers(t); }
 void MeshNode::Stop() { impl_->Stop(); }
 bool MeshNode::stopped() const { return impl_->stopped(); }
 int MeshNode::listen_port() const { return impl_->listen_port(); }

@@ -152,6 +152,21 @@ class MeshNode {
   // InvalidArgument (nothing changes) for peers Options would refuse, or an
   // address given twice; FailedPrecondition unless running.
   absl::Status SetPeers(std::vector<Peer> peers);
+  // Failure detection and redial pacing (Options' fields of these names).
+  struct Timers {
+    uint32_t heartbeat_interval_ms = 200;
+    uint32_t dead_interval_ms = 1000;
+    uint32_t backoff_min_ms = 100;
+    uint32_t backoff_max_ms = 5000;
+  };
+  // Replaces them while running (a reload): every link sends heartbeats
+  // and checks its dead interval by the new values from its next tick; each
+  // dialer's backoff is brought within the new bounds, and one waiting
+  // longer than the new maximum dials within it. InvalidArgument (nothing
+  // changes) for values Options would refuse; FailedPrecondition unless
+  // running. Peers declare this node dead by their own dead intervals:
+  // lengthen those everywhere before lengthening heartbeats.
+  absl::Status SetTimers(const Timers& t);
 
   // The ids (mesh::ClusterKeyId) of the key this node proves, and of those
   // it also accepts, in order.

@@ -41,6 +41,7 @@ class MeshNode::Impl : public mesh::Link::Owner {
   absl::Status SetClusterKeys(std::string key, std::vector<std::string> accepted);
   std::vector<std::string> ClusterKeyIds() const;
   absl::Status SetPeers(std::vector<Peer> peers);
+  absl::Status SetTimers(const Timers& t);
   void Stop();
   bool stopped() const { return state_ == State::kStopped; }
   int listen_port() const { return listen_port_; }
@@ -121,6 +122,8 @@ class MeshNode::Impl : public mesh::Link::Owner {
   static absl::Status ValidateKeys(const std::string& key,
                                    const std::vector<std::string>& accepted);
   absl::Status ValidatePeers(const std::vector<Peer>& peers) const;
+  static absl::Status ValidateTimers(const Timers& t);
+  uint64_t TickMs() const;  // the period of tick_, from the timers
   Dialer* AddDialer(const Peer& p);  // not dialed yet
   void RetireDialer(Dialer* d);      // removed from the peers: no more dials
   void FreeRetired(Dialer* d);       // frees D if libuv is done with it
@@ -176,7 +179,7 @@ class MeshNode::Impl : public mesh::Link::Owner {
   NodeInfo MakeNodeInfo(NodeId id) const;
 
   uv_loop_t* const loop_;
-  const Options options_;
+  Options options_;  // fixed but for the timers (SetTimers); the peers are the dialers
   Handler* const handler_;
   State state_ = State::kNew;
   bool frozen_ = false;

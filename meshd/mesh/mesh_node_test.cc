@@ -559,6 +559,46 @@ int FreePort() {
   return ntohs(a.sin_port);
 }
 
+// Timers changed while running: the dead interval applies to links that
+// are up, the backoff to dialers already waiting.
+TEST_F(MeshTest, TimersChangeWhileRunning) {
+  MakeLine();
+  const MeshNode::Timers slow{kHeartbeatMs, 20 * kDeadMs, 10, 100};
+  EXPECT_EQ((*a_)->SetTimers({kHeartbeatMs, 2 * kHeartbeatMs, 10, 100}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*a_)->SetTimers({kHeartbeatMs, kDeadMs, 100, 10}).code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE((*a_)->SetTimers(slow).ok());
+  // A hung b is not declared dead within 3 of the old dead intervals ...
+  (*b_)->SetFrozenForTest(true);
+  RunFor(absl::Milliseconds(3 * kDeadMs));
+  EXPECT_TRUE((*a_)->Reachable(2));
+  // ... and is within about one of the new, shorter one.
+  ASSERT_TRUE((*a_)->SetTimers({kHeartbeatMs, kDeadMs, 10, 100}).ok());
+  const absl::Time t0 = absl::Now();
+  ASSERT_TRUE(RunUntil([&] { return !(*a_)->Reachable(2); }, absl::Seconds(5)));
+  EXPECT_LE(absl::Now() - t0, absl::Milliseconds(kDeadMs * 3));
+  (*b_)->SetFrozenForTest(false);
+  ASSERT_TRUE(RunUntil([&] { return (*a_)->Reachable(3); }));
+
+  // A peer that is not there, redialed every 10-100 ms; a long backoff
+  // slows that down, and shortening it brings the waiting dialer back.
+  TestNode* d = Add([] {
+    auto o = Opts("d", 4);
+    o.peers = {{"127.0.0.1:" + std::to_string(FreePort()), ""}};
+    return o;
+  }());
+  ASSERT_TRUE(RunUntil([&] { return (*d)->counters().dials >= 3; }));
+  ASSERT_TRUE((*d)->SetTimers({kHeartbeatMs, kDeadMs, 5000, 10000}).ok());
+  RunFor(absl::Milliseconds(250));  // the dial already scheduled (<= 100 ms)
+  const uint64_t dials = (*d)->counters().dials;
+  RunFor(absl::Milliseconds(500));
+  EXPECT_EQ((*d)->counters().dials, dials);
+  EXPECT_GE((*d)->Dialers().at(0).backoff, absl::Milliseconds(5000));
+  ASSERT_TRUE((*d)->SetTimers({kHeartbeatMs, kDeadMs, 10, 100}).ok());
+  EXPECT_TRUE(RunUntil([&] { return (*d)->counters().dials > dials; }, absl::Seconds(1)));
+}
+
 TEST_F(MeshTest, NodesDialingEachOtherKeepOneLink) {
   // Both listen and both dial: one link survives, the one dialed by the
   // lower id, on both sides.
