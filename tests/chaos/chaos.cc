@@ -2,7 +2,7 @@
 // driver SIGKILLs and restarts meshd instances, services and clients,
 // region owners and the processes that read and write their regions, and
 // reloads the meshds' configs (SIGHUP: busy polling off and on, the log
-// level, and one of b's peers dropped and added back). Every process that
+// level, the mesh's timers, and one of b's peers dropped and added back). Every process that
 // sends commands checks that each one got exactly one reply (real or
 // synthesized) before its session ended, and reports what it counted; the
 // driver adds it all up.
@@ -479,7 +479,15 @@ int FreePort() {
   return ntohs(a.sin_port);
 }
 
-// Config text: a peer on loopback PORT; busy polling up to US.
+// Config text: the mesh's timers (a reload swaps them: every node's dead
+// interval stays above every heartbeat interval); a peer on loopback PORT;
+// busy polling up to US.
+constexpr char kTimersA[] =
+    "heartbeat_interval_ms: 50 dead_interval_ms: 400 "
+    "reconnect_backoff_min_ms: 50 reconnect_backoff_max_ms: 300";
+constexpr char kTimersB[] =
+    "heartbeat_interval_ms: 40 dead_interval_ms: 600 "
+    "reconnect_backoff_min_ms: 20 reconnect_backoff_max_ms: 500";
 std::string PeerText(int port) {
   return "peers { address: \"127.0.0.1:" + std::to_string(port) + "\" }";
 }
@@ -514,8 +522,7 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < names.size(); i++) ports.push_back(FreePort());
   std::vector<std::unique_ptr<Meshd>> nodes;
   for (size_t i = 0; i < names.size(); i++) {
-    std::string mesh = "mesh { heartbeat_interval_ms: 50 dead_interval_ms: 400 "
-                       "reconnect_backoff_min_ms: 50 reconnect_backoff_max_ms: 300 "
+    std::string mesh = "mesh { " + std::string(kTimersA) + " "
                        "cluster_key_file: \"" + key + "\" listen_address: \"127.0.0.1:" +
                        std::to_string(ports[i]) + "\"";
     for (size_t j = 0; j < i; j++) {  // a full triangle: each dials the ones before it
@@ -597,10 +604,11 @@ int main(int argc, char** argv) {
   const int reload_ms = absl::GetFlag(FLAGS_reload_ms);
   auto next_reload = t0 + std::chrono::milliseconds(reload_ms > 0 ? 2000 : seconds * 1000 + 1);
   // Each node's next change, in turn: polling off and on, the log level,
-  // and (b only) the peer a dropped and restored. A meshd killed meanwhile
-  // restarts on the file as it is.
+  // the mesh's timers, and (b only) the peer a dropped and restored. A
+  // meshd killed meanwhile restarts on the file as it is.
   std::vector<int> turn(names.size(), 0);
-  std::vector<bool> poll_off(names.size(), false), quiet(names.size(), false);
+  std::vector<bool> poll_off(names.size(), false), quiet(names.size(), false),
+      timers_b(names.size(), false);
   bool b_dropped_a = false;
   const int poll_us = absl::GetFlag(FLAGS_busy_poll_us);
   while (std::chrono::steady_clock::now() < end) {
@@ -612,7 +620,7 @@ int main(int argc, char** argv) {
     if (now >= next_reload) {
       next_reload = now + std::chrono::milliseconds(reload_ms);
       const size_t n = rng() % names.size();
-      const int what = turn[n]++ % (n == 1 ? 3 : 2);
+      const int what = turn[n]++ % (n == 1 ? 4 : 3);
       bool ok;
       if (what == 0) {
         ok = nodes[n]->Reload(PollText(poll_off[n] ? 0 : poll_us),
@@ -622,6 +630,9 @@ int main(int argc, char** argv) {
         ok = nodes[n]->Reload(quiet[n] ? "level: INFO" : "level: DEBUG",
                               quiet[n] ? "level: DEBUG" : "level: INFO");
         quiet[n] = !quiet[n];
+      } else if (what == 2) {
+        ok = nodes[n]->Reload(timers_b[n] ? kTimersB : kTimersA, timers_b[n] ? kTimersA : kTimersB);
+        timers_b[n] = !timers_b[n];
       } else {
         // (The config is one line: the comment ends where the peer was.)
         const std::string peer = PeerText(ports[0]), dropped = "\n# peer a dropped\n";
