@@ -204,15 +204,15 @@ void Reload(Daemon* d) {
     if (absl::Status s = d->mesh->SetClusterKeys(keys->key, keys->accepted); !s.ok()) {
       return fail(s);
     }
-    *d->config->mutable_mesh()->mutable_peers() = fresh->mesh().peers();
     meshd::config::MeshConfig* m = d->config->mutable_mesh();
-    m->set_heartbeat_interval_ms(fresh->mesh().heartbeat_interval_ms());
-    m->set_dead_interval_ms(fresh->mesh().dead_interval_ms());
-    m->set_reconnect_backoff_min_ms(fresh->mesh().reconnect_backoff_min_ms());
-    m->set_reconnect_backoff_max_ms(fresh->mesh().reconnect_backoff_max_ms());
-    *d->config->mutable_mesh()->mutable_cluster_key_file() = fresh->mesh().cluster_key_file();
-    *d->config->mutable_mesh()->mutable_accept_cluster_key_files() =
-        fresh->mesh().accept_cluster_key_files();
+    const meshd::config::MeshConfig& f = fresh->mesh();
+    *m->mutable_peers() = f.peers();
+    m->set_heartbeat_interval_ms(f.heartbeat_interval_ms());
+    m->set_dead_interval_ms(f.dead_interval_ms());
+    m->set_reconnect_backoff_min_ms(f.reconnect_backoff_min_ms());
+    m->set_reconnect_backoff_max_ms(f.reconnect_backoff_max_ms());
+    m->set_cluster_key_file(f.cluster_key_file());
+    *m->mutable_accept_cluster_key_files() = f.accept_cluster_key_files();
   }
   // Who may connect and the limits: from the next connection, LISTEN,
   // CONNECT or region registration on; what is there already stays.

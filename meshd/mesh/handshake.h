@@ -3,10 +3,9 @@
 // an Auth, an HMAC-SHA256 with the cluster key over both Hellos and its own
 // role; on the peer's Auth each verifies the MAC (constant time), against
 // its cluster key and any key it also accepts (a key rotation: see
-// ClusterKeys). The key
-// never crosses the wire, a MAC made for one connection (nonces) and role
-// (dialer or acceptor) is worthless on any other, so it cannot be replayed or
-// reflected. What comes after (admission checks, Ready) is link.cc's.
+// ClusterKeys). The key never crosses the wire, a MAC made for one
+// connection (nonces) and role (dialer or acceptor) is worthless on any
+// other, so it cannot be replayed or reflected. What comes after (admission checks, Ready) is link.cc's.
 //
 //   Handshake hs(Handshake::Role::kDialer, {my_id, "a"}, key, max_frame, nonce);
 //   send(HELLO, hs.hello());

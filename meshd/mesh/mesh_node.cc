@@ -15,7 +15,9 @@
 #include <cassert>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/log.h"
@@ -82,8 +84,8 @@ absl::Status MeshNode::Impl::ValidatePeers(const std::vector<Peer>& peers) const
     return absl::InvalidArgumentError("more peers than max_nodes - 1");
   }
   mesh::HostPort hp;
-  for (size_t i = 0; i < peers.size(); i++) {
-    const Peer& p = peers[i];
+  absl::flat_hash_set<std::string_view> addresses;
+  for (const Peer& p : peers) {
     if (!mesh::ParseHostPort(p.address, false, &hp)) {
       return absl::InvalidArgumentError("bad peer address: \"" + p.address + "\"");
     }
@@ -91,10 +93,8 @@ absl::Status MeshNode::Impl::ValidatePeers(const std::vector<Peer>& peers) const
       return absl::InvalidArgumentError("bad peer name: \"" + p.name + "\"");
     }
     if (p.name == o.node_name) return absl::InvalidArgumentError("a peer has this node's name");
-    for (size_t k = 0; k < i; k++) {
-      if (peers[k].address == p.address) {
-        return absl::InvalidArgumentError("peer address given twice: \"" + p.address + "\"");
-      }
+    if (!addresses.insert(p.address).second) {
+      return absl::InvalidArgumentError("peer address given twice: \"" + p.address + "\"");
     }
   }
   return absl::OkStatus();
