@@ -69,7 +69,7 @@ constexpr uint32_t kDefaultDeadIntervalHeartbeats = 5;
 constexpr uint32_t kDefaultReconnectBackoffMinMs = 100;
 constexpr uint32_t kDefaultReconnectBackoffMaxMs = 5000;
 constexpr uint64_t kDefaultMaxLinkQueuedBytes = 8 * kMiB;
-constexpr uint64_t kDefaultMaxSessionInflightBytes = 1 * kMiB;
+constexpr uint64_t kDefaultMaxSessionInflightBytes = 2 * kMiB;
 constexpr uint32_t kDefaultMaxNodes = 1024;
 constexpr uint32_t kDefaultBusyPollUs = 200;
 

@@ -88,7 +88,7 @@ TEST(DefaultsTest, EveryFieldHasItsDocumentedDefault) {
   EXPECT_EQ(c.mesh().reconnect_backoff_min_ms(), 100u);
   EXPECT_EQ(c.mesh().reconnect_backoff_max_ms(), 5000u);
   EXPECT_EQ(c.mesh().max_link_queued_bytes(), 8u << 20);
-  EXPECT_EQ(c.mesh().max_session_inflight_bytes(), 1u << 20);
+  EXPECT_EQ(c.mesh().max_session_inflight_bytes(), 2u << 20);
   EXPECT_EQ(c.mesh().max_nodes(), 1024u);
   EXPECT_EQ(c.mesh().busy_poll_us(), 200u);
   EXPECT_EQ(c.mesh().accept_cluster_key_files_size(), 0);
@@ -367,7 +367,7 @@ TEST(ValidationTest, RulesBetweenFieldsNameBoth) {
             "least mesh.reconnect_backoff_min_ms (500)");
   EXPECT_EQ(ParseError("mesh { max_link_queued_bytes: 300000 }"),
             "t.conf:1:8: mesh.max_link_queued_bytes = 300000: must be at "
-            "least mesh.max_session_inflight_bytes (1048576)");
+            "least mesh.max_session_inflight_bytes (2097152)");
 }
 
 TEST(ValidationTest, DefaultedFieldIsPlacedAtTheFieldThatConflicts) {

@@ -71,7 +71,7 @@ namespace meshd {
 class Relay : public RemoteSessions {
  public:
   struct Options {
-    uint32_t window_bytes = 1u << 20;  // per session and direction
+    uint32_t window_bytes = 2u << 20;  // per session and direction
     size_t max_sessions = 65536;       // edges + transits on this node
     uint32_t max_hops = 32;            // kOpen dropped beyond
     uint32_t drain_timeout_ms = 2000;  // flushing a closing session locally
