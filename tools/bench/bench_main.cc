@@ -25,6 +25,7 @@
 #include "tools/bench/cdf_svg.h"
 #include "tools/bench/local_scenarios.h"
 #include "tools/bench/mesh_scenarios.h"
+#include "tools/bench/mesh_transport.h"
 #include "tools/bench/report.h"
 #include "tools/bench/runner.h"
 #include "tools/bench/scenario.h"
@@ -53,6 +54,11 @@ ABSL_FLAG(std::vector<std::string>, sizes, std::vector<std::string>({"64", "4096
 ABSL_FLAG(std::vector<std::string>, windows, std::vector<std::string>({"1", "16", "64"}),
           "pipeline: requests outstanding");
 ABSL_FLAG(int, dma_window, 8, "dma: commands outstanding");
+ABSL_FLAG(std::string, mesh_config, "",
+          "added to the mesh { } section of every meshd started (e.g. "
+          "\"max_session_inflight_bytes: 4194304\"); not a field the bench sets itself "
+          "(heartbeat_interval_ms, dead_interval_ms, listen_address, peers, "
+          "cluster_key_file; busy_poll_us in the no-polling rows)");
 ABSL_FLAG(int, timeout_s, 0,
           "fail a case repetition that takes longer (default: twice its budget + 30 s)");
 
@@ -141,6 +147,7 @@ int Main(int argc, char** argv) {
   mesh.latency_bytes = local.latency_bytes;
   mesh.dma_bytes = local.dma_bytes;
   mesh.dma_window = local.dma_window;
+  SetExtraMeshConfig(absl::GetFlag(FLAGS_mesh_config));
   RegisterMeshScenarios(mesh, &registry);
 
   std::set<std::string> only;

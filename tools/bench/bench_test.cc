@@ -172,6 +172,25 @@ TEST(Bench, EveryScenarioProducesSaneNumbers) {
   EXPECT_LE(curves, 8u + 6u + 12u + 7u);
 }
 
+// --mesh_config reaches every meshd the cases start: a field meshd does not
+// know fails each meshd case with meshd's own error, and only those.
+TEST(Bench, MeshConfigGoesToEveryMeshd) {
+  const std::string out = TmpPath("mesh_config.md"), err = TmpPath("mesh_config.stderr");
+  EXPECT_EQ(RunBench({"--only=remote_dma", "--reps=1", "--iters=20", "--warmup_iters=2",
+                      "--mesh_config=no_such_field: 1"},
+                     out, err),
+            1);
+  const std::string report = ReadFile(out);
+  size_t failed = 0;
+  for (size_t at = report.find("no field named \"no_such_field\""); at != std::string::npos;
+       at = report.find("no field named \"no_such_field\"", at + 1)) {
+    failed++;
+  }
+  EXPECT_GE(failed, 3u) << report;  // (the veth case too, where it runs)
+  EXPECT_TRUE(absl::StrContains(report, "| 128 KiB | tcp | ")) << report;
+  EXPECT_FALSE(absl::StrContains(report, "| 128 KiB | tcp | failed")) << report;
+}
+
 TEST(Bench, RefusesBadFlags) {
   const std::string out = TmpPath("bad.md"), err = TmpPath("bad.stderr");
   EXPECT_EQ(RunBench({"--windows=0"}, out, err), 2);

@@ -30,6 +30,11 @@ using testing_harness::TempDir;
 constexpr char kService[] = "bench";
 constexpr auto kConverge = std::chrono::seconds(20);
 
+std::string& ExtraMeshConfig() {
+  static std::string* text = new std::string;
+  return *text;
+}
+
 // The meshd processes of one repetition (INFO logs: the harness reads the mesh port from the "ready" line).
 class MeshCluster {
  public:
@@ -51,7 +56,7 @@ class MeshCluster {
     const std::string b_address = veth ? veth_.address(1) : "127.0.0.1";
     const std::string mesh =
         "mesh { cluster_key_file: \"" + key + "\" heartbeat_interval_ms: 200 dead_interval_ms: 2000" +
-        (shape_ == MeshShape::kTwoNodesNoPolling ? " busy_poll_us: 0" : "");
+        (shape_ == MeshShape::kTwoNodesNoPolling ? " busy_poll_us: 0" : "") + " " + ExtraMeshConfig();
     service_ = std::make_unique<Meshd>(
         d, "b", mesh + " listen_address: \"" + b_address + ":0\" }", "", "INFO");
     if (veth) service_->SetNetns(veth_.ns(1));
@@ -370,6 +375,8 @@ class RegionOps : public Transport {
 std::unique_ptr<Transport> NewSessionEcho(size_t bytes, MeshShape shape) {
   return std::make_unique<SessionEcho>(bytes, shape);
 }
+
+void SetExtraMeshConfig(std::string text) { ExtraMeshConfig() = std::move(text); }
 
 std::unique_ptr<Transport> NewSessionDmaWrite(size_t bytes, int window, MeshShape shape,
                                               DmaReceive receive) {

@@ -26,6 +26,11 @@ enum class MeshShape {
                    // joined by a veth pair (skipped where that cannot be made)
 };
 
+// Text added to the mesh { } section of every meshd the cases start (the
+// --mesh_config flag), e.g. "max_session_inflight_bytes: 4194304". Set
+// before the first case; forked children inherit it.
+void SetExtraMeshConfig(std::string text);
+
 // Requests of BYTES (BuildMessage()) on a session to a service that echoes
 // each as a reply of the same size (like NewSyslinkEcho).
 std::unique_ptr<Transport> NewSessionEcho(size_t bytes, MeshShape shape);
