@@ -38,8 +38,13 @@ constexpr uint64_t kCreditDelayMs = 1;
 // socket once), instead of a new pipe per message: read there straight
 // from the mesh socket (the decoder's split), or else copied there. A slot
 // is reused once the command's reply came back; a ring left unused this
-// long is given back.
-constexpr int kRingSlots = 8;
+// long is given back. The ring has room for what the default window lets
+// arrive (2 MiB: 15 commands of 128 KiB with their framing); the first
+// kHomeSlots go round robin, the rest only while those are all taken, so a
+// client keeping up to 8 in flight sees what it did when the ring had 8
+// slots. The ring is a memfd: slots never used take no memory.
+constexpr int kRingSlots = 16;
+constexpr int kHomeSlots = 8;
 constexpr uint64_t kRingIdleMs = 1000;
 
 // Slots of SL_DMA_MAX bytes in one shared buffer.
@@ -54,17 +59,24 @@ class DmaRing {
   DmaRing& operator=(const DmaRing&) = delete;
 
   bool ok() const { return base_ != nullptr; }
-  // A free slot's index, or -1. Round robin from the slot after the last
-  // one taken: while replies come in order, command k lands in slot k % 8,
-  // so a process in map mode reading into a ring of its own that deep finds
-  // the same slot behind the same buffer each time (its view stays; no
-  // remapping per command).
+  // A free slot's index, or -1. Round robin among the home slots from the
+  // one after the last taken: while replies come in order, command k lands
+  // in slot k % 8, so a process in map mode reading into a ring of its own
+  // that deep finds the same slot behind the same buffer each time (its
+  // view stays; no remapping per command). With every home slot taken, the
+  // lowest free one of the others.
   int Take() {
-    for (int n = 0; n < kRingSlots; n++) {
-      const int i = (next_ + n) % kRingSlots;
+    for (int n = 0; n < kHomeSlots; n++) {
+      const int i = (next_ + n) % kHomeSlots;
       if (free_ & (1u << i)) {
         free_ &= ~(1u << i);
-        next_ = (i + 1) % kRingSlots;
+        next_ = (i + 1) % kHomeSlots;
+        return i;
+      }
+    }
+    for (int i = kHomeSlots; i < kRingSlots; i++) {
+      if (free_ & (1u << i)) {
+        free_ &= ~(1u << i);
         return i;
       }
     }
@@ -76,6 +88,7 @@ class DmaRing {
 
  private:
   char* const base_;
+  static_assert(kHomeSlots <= kRingSlots && kRingSlots <= 32, "slots are bits of free_");
   uint32_t free_ = (1u << kRingSlots) - 1;
   int next_ = 0;
 };

@@ -519,29 +519,93 @@ void FillWindow(int fd, const std::vector<unsigned char*>& bufs, int commands) {
       });
 }
 
-TEST_F(RelayTest, PipelinedBulkCommandsArriveIntact) {
-  // DMAW commands from shared buffers, more outstanding than the receiving
-  // meshd's ring has slots (the rest go by pipe), each buffer reused as
-  // soon as its reply came: every byte must arrive as sent.
+// Opens GO once node B has written N messages to its local process (or
+// after 10 s), on a thread of its own: joined by the destructor.
+class OpenWhenDelivered {
+ public:
+  OpenWhenDelivered(FakeMesh* mesh, Node* b, uint64_t n, std::promise<void>* go)
+      : thread_([=] {
+          const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+          for (;;) {
+            uint64_t delivered = 0;
+            mesh->RunOnLoop([&] { delivered = b->relay.counters().msgs_to_local; });
+            if (delivered >= n || std::chrono::steady_clock::now() > deadline) break;
+            std::this_thread::yield();
+          }
+          go->set_value();
+        }) {}
+  ~OpenWhenDelivered() { thread_.join(); }
+
+ private:
+  std::thread thread_;
+};
+
+TEST_F(RelayTest, AWindowOfBulkCommandsLandsInTheRing) {
+  // As many 128 KiB DMAW commands outstanding as the default window holds
+  // (15 with their framing), all at the receiving meshd at once (the service
+  // starts reading once the 15th is there): each is read from the mesh
+  // straight into a slot of that meshd's ring, none copied in user space
+  // there, and every byte arrives as sent.
   const int lfd = Listen("check");
   ASSERT_GE(lfd, 0);
-  Service svc(lfd);
+  std::promise<void> go;
+  Service svc(lfd, 0, {}, go.get_future().share());
   const int fd = Connect("B", "check");
   ASSERT_GE(fd, 0) << strerror(-fd);
-  constexpr int kWindow = 12, kCommands = 200;
+  constexpr int kWindow = 15, kCommands = 120;
   DmaBufs bufs(kWindow);
-  CheckWindow(fd, bufs.v, kCommands);
+  {
+    OpenWhenDelivered opener(mesh_.get(), b_.get(), kWindow, &go);
+    CheckWindow(fd, bufs.v, kCommands);
+  }
   syslink_close(fd);
   ASSERT_TRUE(svc.WaitFor([&] { return svc.closed_why.size() == 1; }));
-  // Most arrived straight in the receiving meshd's ring; the rest (the
-  // ring full) by pipe.
+  EXPECT_EQ(mesh_->splits, kCommands);
+  Relay::Counters b;
+  mesh_->RunOnLoop([&] { b = b_->relay.counters(); });
+  EXPECT_EQ(b.dma_bytes_to_local, uint64_t{kCommands} * SL_DMA_MAX);
+  EXPECT_EQ(b.dma_bytes_copied, 0u);
+}
+
+// Windows of 4 MiB: more 128 KiB commands in flight than a ring has slots.
+class DeepWindowTest : public RelayTest {
+ protected:
+  DeepWindowTest() { a_options_.window_bytes = b_options_.window_bytes = 4u << 20; }
+};
+
+TEST_F(DeepWindowTest, CommandsBeyondTheRingGoByPipeIntact) {
+  // DMAW commands from shared buffers, 24 outstanding and all at the
+  // receiving meshd at once (the service starts reading once they are):
+  // 16 land in its ring, the rest go to the service by pipe (copied once
+  // there); each buffer is reused as soon as its reply came, and every byte
+  // must arrive as sent.
+  const int lfd = Listen("check");
+  ASSERT_GE(lfd, 0);
+  std::promise<void> go;
+  Service svc(lfd, 0, {}, go.get_future().share());
+  const int fd = Connect("B", "check");
+  ASSERT_GE(fd, 0) << strerror(-fd);
+  constexpr int kWindow = 24, kCommands = 200;
+  // (The default DMA quota, 2 MiB, would hold the 17th command back.)
+  ASSERT_EQ(syslink_set_quota(fd, 0, size_t{kWindow} * SL_DMA_MAX), 0) << strerror(errno);
+  DmaBufs bufs(kWindow);
+  {
+    OpenWhenDelivered opener(mesh_.get(), b_.get(), kWindow, &go);
+    CheckWindow(fd, bufs.v, kCommands);
+  }
+  syslink_close(fd);
+  ASSERT_TRUE(svc.WaitFor([&] { return svc.closed_why.size() == 1; }));
   EXPECT_GT(mesh_->splits, kCommands / 2);
+  EXPECT_LE(mesh_->splits, kCommands - (kWindow - 16));
+  Relay::Counters b;
+  mesh_->RunOnLoop([&] { b = b_->relay.counters(); });
+  EXPECT_GE(b.dma_bytes_copied, uint64_t{kWindow - 16} * SL_DMA_MAX);
 }
 
 TEST_F(RelayTest, MappedServiceKeepsItsViewsOfTheRing) {
   // A service in map mode, reading into a ring of its own buffers as deep as
-  // the receiving meshd's, takes DMAW data as views of that meshd's ring
-  // slots. The slots go round robin, so however the client paces its
+  // the receiving meshd's home slots (8), takes DMAW data as views of that
+  // meshd's ring slots. The home slots go round robin, so however the client paces its
   // commands (here: bursts of 1 to 7, each waited for), each of the
   // service's buffers keeps seeing the same slot: no view is made twice.
   const int lfd = Listen("mapped");
