@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 
 #include "common/byte_buffers.h"
 #include "common/log.h"
@@ -38,20 +39,31 @@ constexpr uint64_t kCreditDelayMs = 1;
 // socket once), instead of a new pipe per message: read there straight
 // from the mesh socket (the decoder's split), or else copied there. A slot
 // is reused once the command's reply came back; a ring left unused this
-// long is given back. The ring has room for what the default window lets
-// arrive (2 MiB: 15 commands of 128 KiB with their framing); the first
-// kHomeSlots go round robin, the rest only while those are all taken, so a
-// client keeping up to 8 in flight sees what it did when the ring had 8
-// slots. The ring is a memfd: slots never used take no memory.
-constexpr int kRingSlots = 16;
+// long is given back. The ring has room for what the session's window lets
+// arrive (2 MiB, the default: 16 slots, for 15 commands of 128 KiB with
+// their framing), at least kHomeSlots and at most kMaxRingSlots (a larger
+// window's excess goes by pipe). The home slots go round robin, the rest
+// only while those are all taken, so a client keeping up to 8 in flight
+// sees the same slots whatever the window. The ring is a memfd: slots
+// never used take no memory.
 constexpr int kHomeSlots = 8;
+constexpr int kMaxRingSlots = 32;
 constexpr uint64_t kRingIdleMs = 1000;
+
+int RingSlotsFor(uint64_t window) {
+  return static_cast<int>(std::clamp<uint64_t>(window / SL_DMA_MAX, kHomeSlots, kMaxRingSlots));
+}
 
 // Slots of SL_DMA_MAX bytes in one shared buffer.
 class DmaRing {
  public:
-  DmaRing() : base_(static_cast<char*>(libsyslink::DmaBuffers::Get().Alloc(
-                  size_t{kRingSlots} * SL_DMA_MAX))) {}
+  explicit DmaRing(int slots)
+      : slots_(slots),
+        base_(static_cast<char*>(
+            libsyslink::DmaBuffers::Get().Alloc(static_cast<size_t>(slots) * SL_DMA_MAX))),
+        free_(AllFree(slots)) {
+    assert(slots >= kHomeSlots && slots <= kMaxRingSlots);
+  }
   ~DmaRing() {
     if (base_ != nullptr) libsyslink::DmaBuffers::Get().Free(base_);
   }
@@ -74,7 +86,7 @@ class DmaRing {
         return i;
       }
     }
-    for (int i = kHomeSlots; i < kRingSlots; i++) {
+    for (int i = kHomeSlots; i < slots_; i++) {
       if (free_ & (1u << i)) {
         free_ &= ~(1u << i);
         return i;
@@ -83,13 +95,15 @@ class DmaRing {
     return -1;
   }
   void Give(int i) { free_ |= 1u << i; }
-  bool idle() const { return free_ == (1u << kRingSlots) - 1; }
+  bool idle() const { return free_ == AllFree(slots_); }
   char* slot(int i) const { return base_ + static_cast<size_t>(i) * SL_DMA_MAX; }
 
  private:
+  static_assert(kHomeSlots <= kMaxRingSlots && kMaxRingSlots <= 32, "slots are bits of free_");
+  static uint32_t AllFree(int slots) { return slots == 32 ? ~uint32_t{0} : (1u << slots) - 1; }
+  const int slots_;
   char* const base_;
-  static_assert(kHomeSlots <= kRingSlots && kRingSlots <= 32, "slots are bits of free_");
-  uint32_t free_ = (1u << kRingSlots) - 1;
+  uint32_t free_;
   int next_ = 0;
 };
 
@@ -468,7 +482,7 @@ void Relay::OnSplitData(uint64_t link, uint64_t from_node, std::string payload,
 
 std::shared_ptr<void> Relay::TakeSlot(Edge* e, char** where) {
   if (e->ring == nullptr) {
-    auto ring = std::make_shared<DmaRing>();
+    auto ring = std::make_shared<DmaRing>(RingSlotsFor(e->recv_window));
     if (!ring->ok()) return nullptr;
     e->ring = std::move(ring);
   }

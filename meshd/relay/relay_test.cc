@@ -540,19 +540,27 @@ class OpenWhenDelivered {
   std::thread thread_;
 };
 
-TEST_F(RelayTest, AWindowOfBulkCommandsLandsInTheRing) {
-  // As many 128 KiB DMAW commands outstanding as the default window holds
-  // (15 with their framing), all at the receiving meshd at once (the service
-  // starts reading once the 15th is there): each is read from the mesh
-  // straight into a slot of that meshd's ring, none copied in user space
-  // there, and every byte arrives as sent.
+// Both nodes with session windows of GetParam() bytes.
+class WindowTest : public RelayTest, public ::testing::WithParamInterface<uint32_t> {
+ protected:
+  WindowTest() { a_options_.window_bytes = b_options_.window_bytes = GetParam(); }
+};
+
+TEST_P(WindowTest, AWindowOfBulkCommandsLandsInTheRing) {
+  // As many 128 KiB DMAW commands outstanding as the window holds with their
+  // framing (7 in 1 MiB, 15 in 2 MiB, the default, 31 in 4 MiB), all at the
+  // receiving meshd at once (the service starts reading once the last is
+  // there): each is read from the mesh straight into a slot of that meshd's
+  // ring, none copied in user space there, and every byte arrives as sent.
   const int lfd = Listen("check");
   ASSERT_GE(lfd, 0);
   std::promise<void> go;
   Service svc(lfd, 0, {}, go.get_future().share());
   const int fd = Connect("B", "check");
   ASSERT_GE(fd, 0) << strerror(-fd);
-  constexpr int kWindow = 15, kCommands = 120;
+  const int kWindow = static_cast<int>(GetParam() / SL_DMA_MAX) - 1;
+  const int kCommands = 8 * kWindow;
+  ASSERT_EQ(syslink_set_quota(fd, 0, size_t(kWindow) * SL_DMA_MAX), 0) << strerror(errno);
   DmaBufs bufs(kWindow);
   {
     OpenWhenDelivered opener(mesh_.get(), b_.get(), kWindow, &go);
@@ -563,20 +571,24 @@ TEST_F(RelayTest, AWindowOfBulkCommandsLandsInTheRing) {
   EXPECT_EQ(mesh_->splits, kCommands);
   Relay::Counters b;
   mesh_->RunOnLoop([&] { b = b_->relay.counters(); });
-  EXPECT_EQ(b.dma_bytes_to_local, uint64_t{kCommands} * SL_DMA_MAX);
+  EXPECT_EQ(b.dma_bytes_to_local, uint64_t(kCommands) * SL_DMA_MAX);
   EXPECT_EQ(b.dma_bytes_copied, 0u);
 }
 
-// Windows of 4 MiB: more 128 KiB commands in flight than a ring has slots.
+INSTANTIATE_TEST_SUITE_P(Windows, WindowTest,
+                         ::testing::Values(1u << 20, Relay::Options().window_bytes, 4u << 20));
+
+// Windows of 8 MiB: more 128 KiB commands in flight than a ring has slots
+// (32 at most).
 class DeepWindowTest : public RelayTest {
  protected:
-  DeepWindowTest() { a_options_.window_bytes = b_options_.window_bytes = 4u << 20; }
+  DeepWindowTest() { a_options_.window_bytes = b_options_.window_bytes = 8u << 20; }
 };
 
 TEST_F(DeepWindowTest, CommandsBeyondTheRingGoByPipeIntact) {
-  // DMAW commands from shared buffers, 24 outstanding and all at the
+  // DMAW commands from shared buffers, 40 outstanding and all at the
   // receiving meshd at once (the service starts reading once they are):
-  // 16 land in its ring, the rest go to the service by pipe (copied once
+  // 32 land in its ring, the rest go to the service by pipe (copied once
   // there); each buffer is reused as soon as its reply came, and every byte
   // must arrive as sent.
   const int lfd = Listen("check");
@@ -585,7 +597,7 @@ TEST_F(DeepWindowTest, CommandsBeyondTheRingGoByPipeIntact) {
   Service svc(lfd, 0, {}, go.get_future().share());
   const int fd = Connect("B", "check");
   ASSERT_GE(fd, 0) << strerror(-fd);
-  constexpr int kWindow = 24, kCommands = 200;
+  constexpr int kWindow = 40, kCommands = 200;
   // (The default DMA quota, 2 MiB, would hold the 17th command back.)
   ASSERT_EQ(syslink_set_quota(fd, 0, size_t{kWindow} * SL_DMA_MAX), 0) << strerror(errno);
   DmaBufs bufs(kWindow);
@@ -596,10 +608,10 @@ TEST_F(DeepWindowTest, CommandsBeyondTheRingGoByPipeIntact) {
   syslink_close(fd);
   ASSERT_TRUE(svc.WaitFor([&] { return svc.closed_why.size() == 1; }));
   EXPECT_GT(mesh_->splits, kCommands / 2);
-  EXPECT_LE(mesh_->splits, kCommands - (kWindow - 16));
+  EXPECT_LE(mesh_->splits, kCommands - (kWindow - 32));
   Relay::Counters b;
   mesh_->RunOnLoop([&] { b = b_->relay.counters(); });
-  EXPECT_GE(b.dma_bytes_copied, uint64_t{kWindow - 16} * SL_DMA_MAX);
+  EXPECT_GE(b.dma_bytes_copied, uint64_t{kWindow - 32} * SL_DMA_MAX);
 }
 
 TEST_F(RelayTest, MappedServiceKeepsItsViewsOfTheRing) {
