@@ -262,6 +262,12 @@ class RelayTest : public ::testing::Test {
     return info.fd;
   }
 
+  // COMMANDS DMAW commands of 128 KiB from A to a service on B, WINDOW
+  // outstanding (CheckWindow); the service starts reading only once B has
+  // written the whole first window to it, so that much is at B at once.
+  // B's counters after, in *B.
+  void RunHeldWindow(int window, int commands, Relay::Counters* b);
+
   Relay::Options a_options_, b_options_;  // (set before SetUp runs)
   TimerFactory a_relay_timers_;           // (likewise; null: real timers)
   std::string dir_;
@@ -546,32 +552,38 @@ class WindowTest : public RelayTest, public ::testing::WithParamInterface<uint32
   WindowTest() { a_options_.window_bytes = b_options_.window_bytes = GetParam(); }
 };
 
-TEST_P(WindowTest, AWindowOfBulkCommandsLandsInTheRing) {
-  // As many 128 KiB DMAW commands outstanding as the window holds with their
-  // framing (7 in 1 MiB, 15 in 2 MiB, the default, 31 in 4 MiB), all at the
-  // receiving meshd at once (the service starts reading once the last is
-  // there): each is read from the mesh straight into a slot of that meshd's
-  // ring, none copied in user space there, and every byte arrives as sent.
+void RelayTest::RunHeldWindow(int window, int commands, Relay::Counters* b) {
   const int lfd = Listen("check");
   ASSERT_GE(lfd, 0);
   std::promise<void> go;
   Service svc(lfd, 0, {}, go.get_future().share());
   const int fd = Connect("B", "check");
   ASSERT_GE(fd, 0) << strerror(-fd);
-  const int kWindow = static_cast<int>(GetParam() / SL_DMA_MAX) - 1;
-  const int kCommands = 8 * kWindow;
-  ASSERT_EQ(syslink_set_quota(fd, 0, size_t(kWindow) * SL_DMA_MAX), 0) << strerror(errno);
-  DmaBufs bufs(kWindow);
+  // (The default DMA quota, 2 MiB, would hold the 17th command back.)
+  ASSERT_EQ(syslink_set_quota(fd, 0, size_t(window) * SL_DMA_MAX), 0) << strerror(errno);
+  DmaBufs bufs(window);
   {
-    OpenWhenDelivered opener(mesh_.get(), b_.get(), kWindow, &go);
-    CheckWindow(fd, bufs.v, kCommands);
+    OpenWhenDelivered opener(mesh_.get(), b_.get(), window, &go);
+    CheckWindow(fd, bufs.v, commands);
   }
   syslink_close(fd);
   ASSERT_TRUE(svc.WaitFor([&] { return svc.closed_why.size() == 1; }));
-  EXPECT_EQ(mesh_->splits, kCommands);
+  mesh_->RunOnLoop([&] { *b = b_->relay.counters(); });
+}
+
+TEST_P(WindowTest, AWindowOfBulkCommandsLandsInTheRing) {
+  // As many 128 KiB DMAW commands outstanding as the window holds with their
+  // framing (7 in 1 MiB, 15 in 2 MiB, the default, 31 in 4 MiB), all at the
+  // receiving meshd at once: each is read from the mesh straight into a
+  // slot of that meshd's ring, none copied in user space there, and every
+  // byte arrives as sent.
+  const int window = static_cast<int>(GetParam() / SL_DMA_MAX) - 1;
+  const int commands = 8 * window;
   Relay::Counters b;
-  mesh_->RunOnLoop([&] { b = b_->relay.counters(); });
-  EXPECT_EQ(b.dma_bytes_to_local, uint64_t(kCommands) * SL_DMA_MAX);
+  RunHeldWindow(window, commands, &b);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(mesh_->splits, commands);
+  EXPECT_EQ(b.dma_bytes_to_local, uint64_t(commands) * SL_DMA_MAX);
   EXPECT_EQ(b.dma_bytes_copied, 0u);
 }
 
@@ -587,30 +599,15 @@ class DeepWindowTest : public RelayTest {
 
 TEST_F(DeepWindowTest, CommandsBeyondTheRingGoByPipeIntact) {
   // DMAW commands from shared buffers, 40 outstanding and all at the
-  // receiving meshd at once (the service starts reading once they are):
-  // 32 land in its ring, the rest go to the service by pipe (copied once
-  // there); each buffer is reused as soon as its reply came, and every byte
-  // must arrive as sent.
-  const int lfd = Listen("check");
-  ASSERT_GE(lfd, 0);
-  std::promise<void> go;
-  Service svc(lfd, 0, {}, go.get_future().share());
-  const int fd = Connect("B", "check");
-  ASSERT_GE(fd, 0) << strerror(-fd);
+  // receiving meshd at once: 32 land in its ring, the rest go to the
+  // service by pipe (copied once there); each buffer is reused as soon as
+  // its reply came, and every byte must arrive as sent.
   constexpr int kWindow = 40, kCommands = 200;
-  // (The default DMA quota, 2 MiB, would hold the 17th command back.)
-  ASSERT_EQ(syslink_set_quota(fd, 0, size_t{kWindow} * SL_DMA_MAX), 0) << strerror(errno);
-  DmaBufs bufs(kWindow);
-  {
-    OpenWhenDelivered opener(mesh_.get(), b_.get(), kWindow, &go);
-    CheckWindow(fd, bufs.v, kCommands);
-  }
-  syslink_close(fd);
-  ASSERT_TRUE(svc.WaitFor([&] { return svc.closed_why.size() == 1; }));
+  Relay::Counters b;
+  RunHeldWindow(kWindow, kCommands, &b);
+  if (HasFatalFailure()) return;
   EXPECT_GT(mesh_->splits, kCommands / 2);
   EXPECT_LE(mesh_->splits, kCommands - (kWindow - 32));
-  Relay::Counters b;
-  mesh_->RunOnLoop([&] { b = b_->relay.counters(); });
   EXPECT_GE(b.dma_bytes_copied, uint64_t{kWindow - 32} * SL_DMA_MAX);
 }
 
