@@ -614,9 +614,10 @@ TEST_F(DeepWindowTest, CommandsBeyondTheRingGoByPipeIntact) {
 TEST_F(RelayTest, MappedServiceKeepsItsViewsOfTheRing) {
   // A service in map mode, reading into a ring of its own buffers as deep as
   // the receiving meshd's home slots (8), takes DMAW data as views of that
-  // meshd's ring slots. The home slots go round robin, so however the client paces its
-  // commands (here: bursts of 1 to 7, each waited for), each of the
-  // service's buffers keeps seeing the same slot: no view is made twice.
+  // meshd's ring slots. The home slots go round robin, so however the
+  // client paces its commands (here: bursts of 1 to 7, each waited for),
+  // each of the service's buffers keeps seeing the same slot: no view is
+  // made twice.
   const int lfd = Listen("mapped");
   ASSERT_GE(lfd, 0);
   ASSERT_EQ(syslink_set_dma_map(lfd, 1), 0);
