@@ -18,6 +18,7 @@ constexpr char kRemote[] = "syslink, 2 meshd";
 constexpr char kRemoteMapped[] = "syslink, 2 meshd, service maps";
 constexpr char kTcp[] = "tcp";
 constexpr char kRawRelay[] = "raw relay (2 forwarders)";
+constexpr char kRawRelayPoll[] = "raw relay, forwarders polling";
 constexpr char kRemoteNoPoll[] = "syslink, 2 meshd, no polling";
 constexpr char kSocketCopy[] = "socket copy";
 
@@ -76,7 +77,8 @@ Scenario Remote(const MeshParams& p) {
       "connection (TCP_NODELAY) between two processes. raw relay: the same four-process path "
       "with bare forwarders (client -> socketpair -> forwarder -> TCP -> forwarder -> socketpair "
       "-> server, the forwarders doing nothing but recv and write): the floor of any relay shaped "
-      "like the mesh. syslink, 2 meshd: meshd's defaults, so each meshd busy polls for a window "
+      "like the mesh; forwarders polling: the same, the forwarders never sleeping (poll with no "
+      "timeout, sched_yield when idle), the floor of a relay that busy polls. syslink, 2 meshd: meshd's defaults, so each meshd busy polls for a window "
       "it learns (up to mesh.busy_poll_us, 200 µs) after handling a frame; no polling: "
       "mesh.busy_poll_us: 0, each meshd sleeps whenever it has nothing to do. zeromq: REQ/REP "
       "over tcp://. grpc: a unary call over TCP. \"over veth\": meshd a and b (and the two TCP processes) in two network "
@@ -101,6 +103,8 @@ Scenario Remote(const MeshParams& p) {
         MakeTransportCase(g, kTcp, [bytes] { return NewTcpEcho(bytes); }, LatencyDriver()));
     s.cases.push_back(MakeTransportCase(
         g, kRawRelay, [bytes] { return NewRawRelayEcho(bytes); }, LatencyDriver()));
+    s.cases.push_back(MakeTransportCase(
+        g, kRawRelayPoll, [bytes] { return NewRawRelayEcho(bytes, true); }, LatencyDriver()));
     s.cases.push_back(MakeTransportCase(
         g, "zeromq tcp",
         [bytes] { return NewZmqEcho(bytes, ZmqPattern::kReqRep, ZmqEndpoint::kTcp); },

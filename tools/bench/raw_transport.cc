@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -640,13 +641,20 @@ class TcpEcho : public Transport {
 
 // Forwards whole messages of BYTES between a SEQPACKET socket and a TCP
 // connection until either ends, then exits (a forwarder process's body).
-[[noreturn]] void Forward(int unix_fd, int tcp_fd, size_t bytes) {
+// BUSY_POLL: never sleep; look again at once (yielding the CPU to anything
+// runnable) when neither socket has anything.
+[[noreturn]] void Forward(int unix_fd, int tcp_fd, size_t bytes, bool busy_poll) {
   MsgBuffer m;
   struct pollfd p[2] = {{unix_fd, POLLIN, 0}, {tcp_fd, POLLIN, 0}};
   for (;;) {
-    if (poll(p, 2, -1) < 0) {
+    const int ready = poll(p, 2, busy_poll ? 0 : -1);
+    if (ready < 0) {
       if (errno == EINTR) continue;
       _exit(1);
+    }
+    if (ready == 0) {
+      sched_yield();
+      continue;
     }
     if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       absl::StatusOr<size_t> n = RecvPacket(unix_fd, &m, sizeof m);
@@ -680,7 +688,7 @@ absl::Status LoopbackTcpPair(UniqueFd* a, UniqueFd* b) {
 
 class RawRelayEcho : public Transport {
  public:
-  explicit RawRelayEcho(size_t bytes) : bytes_(bytes) {}
+  RawRelayEcho(size_t bytes, bool busy_poll) : bytes_(bytes), busy_poll_(busy_poll) {}
   ~RawRelayEcho() override {
     for (pid_t pid : forwarders_) {
       kill(pid, SIGKILL);
@@ -708,11 +716,11 @@ class RawRelayEcho : public Transport {
         if (side == 0) {
           b.reset();
           server_side_.CloseBoth();
-          Forward(client_side_.Keep(1), a.get(), bytes_);
+          Forward(client_side_.Keep(1), a.get(), bytes_, busy_poll_);
         }
         a.reset();
         client_side_.CloseBoth();
-        Forward(server_side_.Keep(0), b.get(), bytes_);
+        Forward(server_side_.Keep(0), b.get(), bytes_, busy_poll_);
       }
       forwarders_.push_back(pid);
     }
@@ -736,6 +744,7 @@ class RawRelayEcho : public Transport {
 
  private:
   const size_t bytes_;
+  const bool busy_poll_;
   RawPair client_side_, server_side_;  // [0] client / [1] fwd a; [0] fwd b / [1] server
   std::vector<pid_t> forwarders_;
 };
@@ -841,8 +850,8 @@ std::unique_ptr<Transport> NewProcessVmReadv(size_t bytes, int window) {
 std::unique_ptr<Transport> NewTcpEcho(size_t bytes, bool veth) {
   return std::make_unique<TcpEcho>(bytes, veth);
 }
-std::unique_ptr<Transport> NewRawRelayEcho(size_t bytes) {
-  return std::make_unique<RawRelayEcho>(bytes);
+std::unique_ptr<Transport> NewRawRelayEcho(size_t bytes, bool busy_poll) {
+  return std::make_unique<RawRelayEcho>(bytes, busy_poll);
 }
 std::unique_ptr<Transport> NewTcpBulk(size_t bytes, int window, bool veth) {
   return std::make_unique<TcpBulk>(bytes, window, veth);

@@ -49,8 +49,10 @@ std::unique_ptr<Transport> NewTcpEcho(size_t bytes, bool veth = false);
 // carried client -> socketpair -> forwarder -> loopback TCP -> forwarder ->
 // socketpair -> server and back (four processes, the forwarders doing
 // nothing but recv and write, read and send). What a remote syslink session
-// costs beyond this is meshd's own work.
-std::unique_ptr<Transport> NewRawRelayEcho(size_t bytes);
+// costs beyond this is meshd's own work. BUSY_POLL: the forwarders never
+// sleep (poll with no timeout, sched_yield when idle): the floor of such a
+// relay that busy polls, as meshd does by default (but without its window).
+std::unique_ptr<Transport> NewRawRelayEcho(size_t bytes, bool busy_poll = false);
 
 // NewSocketpairBulk over TCP: each request is a 32-byte header (carrying the
 // id) and the BYTES of data from one of WINDOW buffers, written with one
