@@ -104,6 +104,23 @@ meshd::RegionTable::Limits RegionLimits(const MeshdConfig& c) {
   return l;
 }
 
+// What meshd has handled so far, all components together: the busy-polling
+// loop polls on while this moves (RunLoop's WORK).
+uint64_t WorkDone(const Daemon& d) {
+  uint64_t n = d.clients->counters().accepted + d.region_server->counters().ops;
+  const meshd::Broker::Counters& b = d.broker->counters();
+  n += b.listens + b.connects + b.sessions_closed;
+  if (d.relay != nullptr) {
+    const meshd::Relay::Counters& r = d.relay->counters();
+    n += r.frames_in + r.frames_out + r.msgs_to_mesh + r.msgs_to_local;
+  }
+  if (d.mesh != nullptr) {
+    const meshd::MeshCounters& m = d.mesh->counters();
+    n += m.data_frames_in + m.heartbeats_in + m.connections_accepted + m.links_down;
+  }
+  return n;
+}
+
 std::vector<meshd::MeshNode::Peer> MeshPeers(const meshd::config::MeshConfig& mesh) {
   std::vector<meshd::MeshNode::Peer> peers;
   for (const auto& p : mesh.peers()) peers.push_back({p.address(), p.name()});
@@ -460,7 +477,7 @@ int main(int argc, char** argv) {
       .Kv("pid", getpid());
   meshd::SdNotify("READY=1");
   d.busy_poll_us = config.mesh().busy_poll_us();
-  meshd::RunLoop(&d.loop, &d.busy_poll_us, &d.loop_stats);
+  meshd::RunLoop(&d.loop, &d.busy_poll_us, &d.loop_stats, [&d] { return WorkDone(d); });
 
   d.admin.reset();
   d.metrics.reset();

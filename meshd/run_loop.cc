@@ -39,7 +39,8 @@ void RunLoop(uv_loop_t* loop, uint32_t max_poll_us, RunLoopStats* stats) {
   RunLoop(loop, &max_poll_us, stats);
 }
 
-void RunLoop(uv_loop_t* loop, const uint32_t* max_poll_us, RunLoopStats* stats) {
+void RunLoop(uv_loop_t* loop, const uint32_t* max_poll_us, RunLoopStats* stats,
+             std::function<uint64_t()> work) {
   RunLoopStats unused;
   RunLoopStats& st = stats != nullptr ? *stats : unused;
   PollWindow window(uint64_t{*max_poll_us} * 1000);
@@ -57,10 +58,20 @@ void RunLoop(uv_loop_t* loop, const uint32_t* max_poll_us, RunLoopStats* stats) 
     // on every turn, work or not: libuv adds the sockets started since its
     // last turn to the epoll set only when it runs.
     uint64_t now = last_event;
+    uint64_t seen = work ? work() : 0;
     while (now - last_event < window.ns()) {
-      const bool work = HasWork(loop, backend_fd);
-      const bool alive = uv_run(loop, UV_RUN_NOWAIT) != 0;
+      bool found;
+      bool alive;
       if (work) {
+        alive = uv_run(loop, UV_RUN_NOWAIT) != 0;
+        const uint64_t w = work();
+        found = w != seen;
+        seen = w;
+      } else {
+        found = HasWork(loop, backend_fd);
+        alive = uv_run(loop, UV_RUN_NOWAIT) != 0;
+      }
+      if (found) {
         st.hits++;
         now = last_event = uv_hrtime();
       } else {

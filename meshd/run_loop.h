@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 
 #include <uv.h>
 
@@ -74,7 +75,15 @@ void RunLoop(uv_loop_t* loop, uint32_t max_poll_us, RunLoopStats* stats = nullpt
 // wakes, so that a callback on LOOP may change it (meshd's SIGHUP reload):
 // 0 stops polling once the current window has run out; a ceiling above 0
 // starts it.
-void RunLoop(uv_loop_t* loop, const uint32_t* max_poll_us, RunLoopStats* stats = nullptr);
+//
+// WORK, if set, is a count that moves whenever the program handled
+// something (meshd: messages relayed, frames in and out): a turn of the
+// loop that moved it counts as an event found. Each poll then costs one
+// system call (the loop's own epoll_wait) instead of two, and a message
+// found by polling is read a system call sooner. Unset: a turn counts if
+// the loop had something pending before it (a poll() of its epoll fd).
+void RunLoop(uv_loop_t* loop, const uint32_t* max_poll_us, RunLoopStats* stats = nullptr,
+             std::function<uint64_t()> work = nullptr);
 
 }  // namespace meshd
 

@@ -16,9 +16,15 @@ namespace {
 // handle is closed.
 class Runner {
  public:
+  // What tells RunLoop that a turn did something: the loop's pending
+  // events (no WORK), the count of pokes handled, or a count that never
+  // moves.
+  enum class Work { kPending, kHandled, kNever };
+
   // LIVE: run RunLoop with a ceiling the loop reads each time it wakes,
   // which SetCeiling changes (on the loop's thread, like meshd's reload).
-  explicit Runner(uint32_t busy_poll_us, RunLoopStats* stats = nullptr, bool live = false)
+  explicit Runner(uint32_t busy_poll_us, RunLoopStats* stats = nullptr, bool live = false,
+                  Work work = Work::kPending)
       : ceiling_(busy_poll_us), stats_(stats) {
     uv_loop_init(&loop_);
     uv_async_init(&loop_, &async_, [](uv_async_t* a) {
@@ -33,8 +39,13 @@ class Runner {
       r->cv_promise_.set_value();
     });
     async_.data = this;
-    thread_ = std::thread([this, busy_poll_us, stats, live] {
-      if (live) {
+    thread_ = std::thread([this, busy_poll_us, stats, live, work] {
+      if (work == Work::kHandled) {
+        RunLoop(&loop_, &ceiling_, stats,
+                [this] { return static_cast<uint64_t>(handled_.load()); });
+      } else if (work == Work::kNever) {
+        RunLoop(&loop_, &ceiling_, stats, [] { return uint64_t{7}; });
+      } else if (live) {
         RunLoop(&loop_, &ceiling_, stats);
       } else {
         RunLoop(&loop_, busy_poll_us, stats);
@@ -173,6 +184,30 @@ TEST(RunLoopTest, EventsInQuickSuccessionAreFoundByPolling) {
   EXPECT_EQ(r.handled(), 200);
   EXPECT_GT(stats.hits, 0u);
   EXPECT_GT(stats.poll_ns, 0u);
+}
+
+TEST(RunLoopTest, AWorkCountDecidesWhatPollingFinds) {
+  // With the count of pokes handled as WORK, pokes in quick succession are
+  // found by polling, as with the pending-events check.
+  {
+    RunLoopStats stats;
+    Runner r(100'000, &stats, /*live=*/false, Runner::Work::kHandled);
+    for (int i = 0; i < 200; i++) ASSERT_TRUE(r.Poke()) << i;
+    EXPECT_TRUE(r.Stop());
+    EXPECT_EQ(r.handled(), 200);
+    EXPECT_GT(stats.hits, 0u);
+  }
+  // A count that never moves: every poke is still handled, but none counts
+  // as found by polling, however soon it comes (the loop's pending events
+  // are not what decides any more).
+  {
+    RunLoopStats stats;
+    Runner r(100'000, &stats, /*live=*/false, Runner::Work::kNever);
+    for (int i = 0; i < 200; i++) ASSERT_TRUE(r.Poke()) << i;
+    EXPECT_TRUE(r.Stop());
+    EXPECT_EQ(r.handled(), 200);
+    EXPECT_EQ(stats.hits, 0u);
+  }
 }
 
 TEST(RunLoopTest, TheCeilingChangesWhileTheLoopRuns) {
