@@ -86,6 +86,7 @@ TEST(Bench, EveryScenarioProducesSaneNumbers) {
   Report report;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(ReadFile(json), &report).ok());
   EXPECT_FALSE(report.machine().kernel().empty());
+  EXPECT_FALSE(report.machine().tcp_congestion_control().empty());
   EXPECT_GT(report.machine().cores(), 0);
   EXPECT_EQ(report.settings().reps(), 1);
 
@@ -100,7 +101,7 @@ TEST(Bench, EveryScenarioProducesSaneNumbers) {
       {"region", {"gb_per_s", "p50_us", "p99_us", "round_trips"}},
   };
   const std::map<std::string, int> case_counts = {{"latency", 8}, {"pipeline", 9}, {"dma", 6},
-                                                  {"session", 6}, {"remote", 18},
+                                                  {"session", 6}, {"remote", 20},
                                                   {"remote_dma", 6}, {"region", 7}};
   std::set<std::string> seen;
   int cpu_measured = 0;  // cases with CPU per round trip above zero
@@ -168,8 +169,8 @@ TEST(Bench, EveryScenarioProducesSaneNumbers) {
     curves++;
   }
   // Latency, session, remote (loopback; over veth if it ran) and region cases.
-  EXPECT_GE(curves, 8u + 6u + 10u + 7u);
-  EXPECT_LE(curves, 8u + 6u + 14u + 7u);
+  EXPECT_GE(curves, 8u + 6u + 12u + 7u);
+  EXPECT_LE(curves, 8u + 6u + 16u + 7u);
 }
 
 // --mesh_config reaches every meshd the cases start: a field meshd does not

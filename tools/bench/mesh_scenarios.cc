@@ -17,6 +17,7 @@ constexpr char kSession[] = "syslink session";
 constexpr char kRemote[] = "syslink, 2 meshd";
 constexpr char kRemoteMapped[] = "syslink, 2 meshd, service maps";
 constexpr char kTcp[] = "tcp";
+constexpr char kTcpPoll[] = "tcp, both ends polling";
 constexpr char kRawRelay[] = "raw relay (2 forwarders)";
 constexpr char kRawRelayPoll[] = "raw relay, forwarders polling";
 constexpr char kRemoteNoPoll[] = "syslink, 2 meshd, no polling";
@@ -74,7 +75,9 @@ Scenario Remote(const MeshParams& p) {
   s.method =
       "syslink: client -> meshd a -> TCP (authenticated mesh link) -> meshd b -> service and back, "
       "four processes, one request outstanding. tcp: the same message echoed over one loopback TCP "
-      "connection (TCP_NODELAY) between two processes. raw relay: the same four-process path "
+      "connection (TCP_NODELAY) between two processes; both ends polling: the same, each end "
+      "waiting for the other by reading again at once (MSG_DONTWAIT, sched_yield between tries), "
+      "so neither ever sleeps: the floor where a wake-up is dear. raw relay: the same four-process path "
       "with bare forwarders (client -> socketpair -> forwarder -> TCP -> forwarder -> socketpair "
       "-> server, the forwarders doing nothing but recv and write): the floor of any relay shaped "
       "like the mesh; forwarders polling: the same, the forwarders never sleeping (poll with no "
@@ -102,6 +105,8 @@ Scenario Remote(const MeshParams& p) {
         LatencyDriver()));
     s.cases.push_back(
         MakeTransportCase(g, kTcp, [bytes] { return NewTcpEcho(bytes); }, LatencyDriver()));
+    s.cases.push_back(MakeTransportCase(
+        g, kTcpPoll, [bytes] { return NewTcpEcho(bytes, false, true); }, LatencyDriver()));
     s.cases.push_back(MakeTransportCase(
         g, kRawRelay, [bytes] { return NewRawRelayEcho(bytes); }, LatencyDriver()));
     s.cases.push_back(MakeTransportCase(

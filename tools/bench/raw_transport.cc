@@ -408,17 +408,23 @@ size_t TotalBytes(const struct iovec* iov, int iovcnt) {
 
 // Reads exactly the bytes of the IOVCNT buffers at IOV (which it consumes),
 // looping on short reads and retrying EINTR. Returns false at an
-// end-of-file before the first byte; one after it is an error.
-absl::StatusOr<bool> ReadFull(int fd, struct iovec* iov, int iovcnt) {
+// end-of-file before the first byte; one after it is an error. BUSY_POLL:
+// never sleep in the kernel; read again at once (yielding the CPU to
+// anything runnable) while nothing has come.
+absl::StatusOr<bool> ReadFull(int fd, struct iovec* iov, int iovcnt, bool busy_poll = false) {
   const size_t total = TotalBytes(iov, iovcnt);
   size_t left = total;
   while (left > 0) {
     struct msghdr mh = {};
     mh.msg_iov = iov;
     mh.msg_iovlen = static_cast<size_t>(iovcnt);
-    const ssize_t r = recvmsg(fd, &mh, MSG_WAITALL);
+    const ssize_t r = recvmsg(fd, &mh, busy_poll ? MSG_DONTWAIT : MSG_WAITALL);
     if (r < 0) {
       if (errno == EINTR) continue;
+      if (busy_poll && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        sched_yield();
+        continue;
+      }
       return ErrnoStatus("recvmsg", errno);
     }
     if (r == 0) {
@@ -432,9 +438,9 @@ absl::StatusOr<bool> ReadFull(int fd, struct iovec* iov, int iovcnt) {
   return true;
 }
 
-absl::StatusOr<bool> ReadFull(int fd, void* p, size_t n) {
+absl::StatusOr<bool> ReadFull(int fd, void* p, size_t n, bool busy_poll = false) {
   struct iovec iov = {p, n};
-  return ReadFull(fd, &iov, 1);
+  return ReadFull(fd, &iov, 1, busy_poll);
 }
 
 // Writes all the bytes of the IOVCNT buffers at IOV (which it consumes),
@@ -570,7 +576,8 @@ class TcpListener {
 
 class TcpEchoClient : public MsgClient {
  public:
-  TcpEchoClient(UniqueFd fd, size_t bytes) : fd_(std::move(fd)), bytes_(bytes) {
+  TcpEchoClient(UniqueFd fd, size_t bytes, bool busy_poll)
+      : fd_(std::move(fd)), bytes_(bytes), busy_poll_(busy_poll) {
     BuildMessage(bytes, 0, &request_);
   }
   absl::Status Send(uint64_t id) override {
@@ -578,7 +585,7 @@ class TcpEchoClient : public MsgClient {
     return WriteFull(fd_.get(), &request_, bytes_);
   }
   absl::StatusOr<uint64_t> Receive() override {
-    absl::StatusOr<bool> got = ReadFull(fd_.get(), &reply_, bytes_);
+    absl::StatusOr<bool> got = ReadFull(fd_.get(), &reply_, bytes_, busy_poll_);
     if (!got.ok()) return got.status();
     if (!*got) return absl::UnavailableError("the server closed the connection");
     uint64_t id;
@@ -589,13 +596,15 @@ class TcpEchoClient : public MsgClient {
  private:
   UniqueFd fd_;
   const size_t bytes_;
+  const bool busy_poll_;
   MsgBuffer request_;
   MsgBuffer reply_;
 };
 
 class TcpEcho : public Transport {
  public:
-  TcpEcho(size_t bytes, bool veth) : bytes_(bytes), use_veth_(veth) {}
+  TcpEcho(size_t bytes, bool veth, bool busy_poll)
+      : bytes_(bytes), use_veth_(veth), busy_poll_(busy_poll) {}
 
   absl::Status Prepare() override {
     if (bytes_ < kMinMessageBytes || bytes_ > kMaxMessageBytes || bytes_ % 8 != 0) {
@@ -616,7 +625,7 @@ class TcpEcho : public Transport {
     if (!fd->ok()) return absl::OkStatus();  // the client is gone
     MsgBuffer m;
     while (s.ok()) {
-      absl::StatusOr<bool> got = ReadFull(fd->get(), &m, bytes_);
+      absl::StatusOr<bool> got = ReadFull(fd->get(), &m, bytes_, busy_poll_);
       if (!got.ok()) return got.status();
       if (!*got) break;
       s = WriteFull(fd->get(), &m, bytes_);
@@ -627,12 +636,13 @@ class TcpEcho : public Transport {
   absl::StatusOr<std::unique_ptr<MsgClient>> Connect() override {
     absl::StatusOr<UniqueFd> fd = listener_.Connect(0);
     if (!fd.ok()) return fd.status();
-    return std::unique_ptr<MsgClient>(new TcpEchoClient(*std::move(fd), bytes_));
+    return std::unique_ptr<MsgClient>(new TcpEchoClient(*std::move(fd), bytes_, busy_poll_));
   }
 
  private:
   const size_t bytes_;
   const bool use_veth_;
+  const bool busy_poll_;
   VethPair veth_;  // (before the listener, which points at it)
   TcpListener listener_;
 };
@@ -847,8 +857,8 @@ std::unique_ptr<Transport> NewSocketpairBulk(size_t bytes, int window) {
 std::unique_ptr<Transport> NewProcessVmReadv(size_t bytes, int window) {
   return std::make_unique<ProcessVmReadv>(bytes, window);
 }
-std::unique_ptr<Transport> NewTcpEcho(size_t bytes, bool veth) {
-  return std::make_unique<TcpEcho>(bytes, veth);
+std::unique_ptr<Transport> NewTcpEcho(size_t bytes, bool veth, bool busy_poll) {
+  return std::make_unique<TcpEcho>(bytes, veth, busy_poll);
 }
 std::unique_ptr<Transport> NewRawRelayEcho(size_t bytes, bool busy_poll) {
   return std::make_unique<RawRelayEcho>(bytes, busy_poll);

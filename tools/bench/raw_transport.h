@@ -43,7 +43,11 @@ std::unique_ptr<Transport> NewProcessVmReadv(size_t bytes, int window);
 // the echo. BYTES is a message size BuildMessage() accepts. With VETH the
 // two processes are in two network namespaces joined by a veth pair
 // (VethPair, netns.h; the case is skipped where that cannot be made).
-std::unique_ptr<Transport> NewTcpEcho(size_t bytes, bool veth = false);
+// BUSY_POLL: both ends wait for the other's message by reading again at
+// once (MSG_DONTWAIT, sched_yield() between tries), never sleeping: the
+// ping-pong's floor where a wake-up is dear, for comparison with meshd's
+// busy polling.
+std::unique_ptr<Transport> NewTcpEcho(size_t bytes, bool veth = false, bool busy_poll = false);
 
 // The floor of any relay built like the mesh: NewTcpEcho's messages
 // carried client -> socketpair -> forwarder -> loopback TCP -> forwarder ->

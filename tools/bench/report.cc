@@ -94,6 +94,7 @@ std::string RenderMarkdown(const Report& report, const std::vector<Scenario>& sc
   Row(&out, {"CPU", absl::StrCat(m.cpu_model(), ", ", m.cores(), " cores online (", m.usable_cores(),
                                  " usable)")});
   Row(&out, {"clocksource", m.clocksource()});
+  Row(&out, {"TCP congestion control", m.tcp_congestion_control()});
   Row(&out, {"build", m.optimized() ? "optimized" : "NOT optimized: use -c opt for real numbers"});
   std::string method = absl::StrCat(st.reps(), " repetitions, medians shown; each case runs ",
                                     st.measure_ms(), " ms after ", st.warmup_ms(), " ms of warm-up");

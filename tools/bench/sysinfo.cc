@@ -49,6 +49,7 @@ Machine DescribeMachine() {
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof set, &set) == 0) m.set_usable_cores(CPU_COUNT(&set));
   m.set_clocksource(FirstLine("/sys/devices/system/clocksource/clocksource0/current_clocksource"));
+  m.set_tcp_congestion_control(FirstLine("/proc/sys/net/ipv4/tcp_congestion_control"));
 #ifdef __OPTIMIZE__
   m.set_optimized(true);
 #endif

@@ -6,8 +6,8 @@
 
 namespace bench {
 
-// The date, kernel, CPU model, core counts, clocksource and whether this
-// binary was optimized. Fields that cannot be read are left empty or 0.
+// The date, kernel, CPU model, core counts, clocksource, TCP congestion
+// control and whether this binary was optimized. Fields that cannot be read are left empty or 0.
 Machine DescribeMachine();
 
 }  // namespace bench
