@@ -284,8 +284,12 @@ ssize_t Listener::Read(const struct iovec* iov, int iovcnt) {
         return SL_MIN_MSG_SIZE;
       }
     }
+    // Look first; only a caller about to sleep pays for asking whether it
+    // made the descriptor non-blocking (a system call, under load each
+    // message's).
     struct epoll_event evs[16];
-    const int n = epoll_wait(epfd_.get(), evs, 16, NonBlocking() ? 0 : -1);
+    int n = epoll_wait(epfd_.get(), evs, 16, 0);
+    if (n == 0 && !NonBlocking()) n = epoll_wait(epfd_.get(), evs, 16, -1);
     if (n < 0) {
       if (errno == EINTR) return -EINTR;
       return -errno;

@@ -2,6 +2,7 @@
 // processes; SIGKILL each of them mid-traffic, restart meshd, and check what
 // every side sees (SPEC §4, issue "meshd on one node").
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +207,60 @@ TEST_F(MeshdLocal, ServiceWithSeveralClients) {
     }));
   }
   for (auto& c : clients) EXPECT_EQ(c->Wait(), 0);
+}
+
+// A listener's descriptor follows O_NONBLOCK as the caller sets it, at any
+// time: EAGAIN while nothing is queued, the message when one is, and a
+// blocking read again once the flag is cleared.
+TEST_F(MeshdLocal, ListenerFollowsONonblock) {
+  int lfd;
+  ASSERT_EQ(Listen("nb", &lfd), 0);
+  const int fl = fcntl(lfd, F_GETFL);
+  ASSERT_GE(fl, 0);
+  ASSERT_EQ(fcntl(lfd, F_SETFL, fl | O_NONBLOCK), 0);
+  Msg m;
+  errno = 0;
+  EXPECT_EQ(syslink_read(lfd, &m, sizeof m), -1);
+  EXPECT_EQ(errno, EAGAIN);
+
+  Child client([] {
+    int fd;
+    if (Connect("", "nb", 5000, &fd) != 0) return 20;
+    Msg c = Command(7, kEcho);
+    if (syslink_write(fd, &c, Len(c)) < 0) return 21;
+    Msg rep;
+    if (syslink_read(fd, &rep, sizeof rep) <= 0) return 22;
+    if (rep.msg.sm_msgid != 7 || !(rep.msg.sm_proto & SM_PROTO_REPLY)) return 23;
+    syslink_close(fd);
+    return 0;
+  });
+  // Non-blocking: poll for the command (the open notice comes first).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  uint64_t sessid = 0;
+  for (;;) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no command arrived";
+    const ssize_t n = syslink_read(lfd, &m, sizeof m);
+    if (n < 0) {
+      ASSERT_EQ(errno, EAGAIN);
+      std::this_thread::yield();
+      continue;
+    }
+    if (IsNotice(m, SL_NOTICE_SESSION_OPEN)) continue;
+    ASSERT_EQ(m.msg.sm_msgid, 7u);
+    sessid = m.msg.sm_sessid;
+    break;
+  }
+  Msg r;
+  sl_msg_init_reply(&m.msg, &r.msg, 0);
+  sl_msg_fini(&r.msg);
+  ASSERT_GE(syslink_write(lfd, &r, Len(r)), 0);
+  EXPECT_EQ(client.Wait(), 0);
+  // Blocking again: the read waits for the close notice instead of failing.
+  ASSERT_EQ(fcntl(lfd, F_SETFL, fl & ~O_NONBLOCK), 0);
+  ASSERT_GT(syslink_read(lfd, &m, sizeof m), 0);
+  EXPECT_TRUE(IsNotice(m, SL_NOTICE_SESSION_CLOSED));
+  EXPECT_EQ(m.msg.sm_sessid, sessid);
+  syslink_close(lfd);
 }
 
 TEST_F(MeshdLocal, Errors) {
